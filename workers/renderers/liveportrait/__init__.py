@@ -1,0 +1,1 @@
+"""LivePortrait inference in our own PyTorch: the only package that imports torch."""
