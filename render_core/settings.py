@@ -1,0 +1,80 @@
+"""The one place that reads the environment: every setting is ``RENDER_<NAME>``.
+
+Factories take a ``Settings`` object (``create_app(settings)``, ``make_celery(settings)``),
+so tests build settings directly instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SEVEN_DAYS_S = 7 * 24 * 3600
+
+
+def _default_storage_url() -> str:
+    return (Path.cwd() / "var").resolve().as_uri()
+
+
+class Settings(BaseSettings):
+    """Configuration of the API, the workers and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="RENDER_", env_file=".env", extra="ignore")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Job store and Celery broker.")
+    storage_url: str = Field(
+        default_factory=_default_storage_url,
+        description="file:///path (local directory) or s3://bucket/prefix.",
+    )
+    api_keys: str = Field(
+        "",
+        description="tenant:key pairs, comma separated. Empty turns auth off (local runs only).",
+    )
+    queue: str = Field("render", description="Base name of the render queues.")
+    max_attempts: int = Field(5, ge=1, le=50, description="Attempts before a job is failed.")
+    retry_backoff_s: float = Field(2.0, gt=0, description="First retry delay; doubles, jittered.")
+    retry_backoff_max_s: float = Field(300.0, gt=0, description="Longest retry delay.")
+    visibility_timeout_s: int = Field(
+        7200, ge=10, description="Redelivery after a lost ack; longer than the longest render."
+    )
+    frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
+    renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
+    mock_frame_delay_s: float = Field(0.0, ge=0, description="Mock renderer sleep per frame.")
+    weights_dir: Path = Field(Path("pretrained_weights/liveportrait"), description="Checkpoints.")
+    s3_endpoint_url: str = Field("", description="S3 endpoint; empty for AWS.")
+    s3_public_url: str = Field("", description="Endpoint that clients reach, used for signing.")
+    s3_region: str = Field("us-east-1", description="S3 region name.")
+    presign_expiry_s: int = Field(3600, ge=1, le=SEVEN_DAYS_S, description="Presigned URL life.")
+    flower_basic_auth: str = Field("", description="user:password for Flower.")
+    worker_metrics_port: int = Field(0, ge=0, le=65535, description="Worker /metrics; 0 = off.")
+    log_json: bool = Field(True, description="Log JSON lines.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_are_pairs(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            tenant, sep, key = pair.partition(":")
+            if not sep or not tenant or not key:
+                raise ValueError("RENDER_API_KEYS must be tenant:key pairs separated by commas")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url_scheme(cls, value: str) -> str:
+        if not value.startswith(("file://", "s3://")):
+            raise ValueError("RENDER_STORAGE_URL must start with file:// or s3://")
+        return value
+
+    @cached_property
+    def tenants_by_key(self) -> dict[str, str]:
+        """API key to tenant; empty when auth is off."""
+        pairs = (p.strip() for p in self.api_keys.split(","))
+        return {key: tenant for tenant, _, key in (p.partition(":") for p in pairs if p)}
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.tenants_by_key)
