@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     flower_basic_auth: str = Field("", description="user:password for Flower.")
     worker_metrics_port: int = Field(0, ge=0, le=65535, description="Worker /metrics; 0 = off.")
     log_json: bool = Field(True, description="Log JSON lines.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
+    api_key: str = Field("", description="The CLI's API key (when auth is on).")
 
     @field_validator("api_keys")
     @classmethod

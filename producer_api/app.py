@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from fastapi import FastAPI
+
+from producer_api.errors import install_error_handlers
+from producer_api.routes import characters, health, outputs, renders
+from producer_api.services import ApiServices
+from render_core.characters import CharacterStore
+from render_core.jobs import JobStore
+from render_core.queue import make_celery
+from render_core.settings import Settings
+from render_core.storage import open_store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Render short animated clips of a character's portrait showing an emotion.
+
+Register a portrait (`POST /v1/characters`), submit renders (`POST /v1/renders`),
+poll their status and progress, then fetch the manifest, frames and mp4.
+Everything under `/v1` takes `Authorization: Bearer <api key>`; errors are
+`{"error": {"code": ..., "message": ...}}`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    if not settings.auth_enabled:
+        log.warning(
+            "AUTH IS OFF: RENDER_API_KEYS is empty, every caller is tenant 'local'. "
+            "Use this for local runs only."
+        )
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    store = open_store(settings)
+    store.check()
+    app = FastAPI(title="avatar-render", version="0.1.0", description=DESCRIPTION)
+    app.state.services = ApiServices(
+        settings=settings,
+        redis=client,
+        jobs=JobStore(client),
+        characters=CharacterStore(client),
+        store=store,
+        celery=make_celery(settings),
+    )
+    install_error_handlers(app)
+    for module in (health, characters, renders, outputs):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Entry point for ``uvicorn --factory``."""
+    return create_app(Settings())

@@ -1,0 +1,78 @@
+"""Character registration: a validated portrait stored once, rendered many times.
+
+Handlers are plain functions: FastAPI runs them in its thread pool, so blocking Redis
+and storage calls never stall the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+
+from producer_api.auth import Tenant
+from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.portraits import MAX_PORTRAIT_BYTES, validate_portrait
+from producer_api.services import Services
+from render_core import keys
+from render_core.errors import ImageTooLarge
+from render_core.schema import Character, CharacterView
+
+router = APIRouter(prefix="/v1/characters", tags=["characters"], responses=ERROR_RESPONSES)
+
+CHUNK = 1 << 16
+
+
+def _read_limited(upload: UploadFile) -> bytes:
+    """Read at most the limit plus one chunk, so an oversized upload is refused early."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := upload.file.read(CHUNK):
+        size += len(chunk)
+        if size > MAX_PORTRAIT_BYTES:
+            raise ImageTooLarge(f"the portrait is over {MAX_PORTRAIT_BYTES // (1024 * 1024)} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a character portrait",
+    description=(
+        "Multipart upload, file field `portrait` (PNG, JPEG or WebP; at most 10 MB and "
+        "4096 px a side; decoded completely and stored as RGB PNG), optional `name`."
+    ),
+    responses={
+        413: {"model": ErrorBody, "description": "Over the byte or pixel limits."},
+        415: {"model": ErrorBody, "description": "Not a still PNG, JPEG or WebP image."},
+    },
+)
+def register_character(
+    services: Services,
+    tenant: Tenant,
+    portrait: Annotated[UploadFile, File(description="The portrait image.")],
+    name: Annotated[str | None, Form(max_length=200, description="A display name.")] = None,
+) -> CharacterView:
+    data = _read_limited(portrait)
+    checked = validate_portrait(data)
+    character_id = uuid.uuid4().hex
+    character = Character(
+        id=character_id,
+        tenant=tenant,
+        name=name,
+        width=checked.width,
+        height=checked.height,
+        portrait_key=keys.portrait_key(character_id),
+        portrait_sha256=hashlib.sha256(checked.png).hexdigest(),
+    )
+    services.store.put_bytes(character.portrait_key, checked.png, "image/png")
+    services.characters.save(character)
+    return CharacterView.of(character)
+
+
+@router.get("/{character_id}", summary="A registered character")
+def get_character(services: Services, tenant: Tenant, character_id: str) -> CharacterView:
+    return CharacterView.of(services.characters.get_for_tenant(tenant, character_id))

@@ -1,0 +1,141 @@
+"""Render jobs: submit (one or a batch), read, list, cancel and retry."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
+
+from producer_api.auth import Tenant
+from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.services import ApiServices, Services
+from render_core.errors import NotFound, QueueUnavailable
+from render_core.queue import send_render
+from render_core.schema import (
+    BatchRenderRequest,
+    JobError,
+    JobRecord,
+    JobStatus,
+    JobView,
+    RenderRequest,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/renders", tags=["renders"], responses=ERROR_RESPONSES)
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The job is in the wrong state for that."}
+}
+
+
+class BatchJobs(BaseModel):
+    jobs: list[JobView]
+
+
+class JobPage(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None
+
+
+def _check_characters(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> None:
+    for character_id in {r.character_id for r in requests}:
+        try:
+            services.characters.get_for_tenant(tenant, character_id)
+        except NotFound as exc:
+            raise NotFound(
+                f"character {character_id} not found", code="character_not_found"
+            ) from exc
+
+
+def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
+    """Send one message per job; a job whose message could not be sent is failed, not lost."""
+    for position, record in enumerate(records):
+        try:
+            assert record.task_id is not None
+            send_render(
+                services.celery,
+                services.settings,
+                record.id,
+                record.request.priority,
+                record.task_id,
+            )
+        except Exception as exc:  # kombu raises many types; all mean "not sent"
+            log.error("could not enqueue job %s: %s", record.id, exc)
+            error = JobError(
+                code="queue_unavailable", message=f"not enqueued: {exc}", retryable=True
+            )
+            for unsent in records[position:]:
+                services.jobs.fail(unsent.id, None, error)
+            raise QueueUnavailable("the queue is unavailable; retry later") from exc
+
+
+def _submit(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:
+    _check_characters(services, tenant, requests)
+    records = [
+        JobRecord(id=uuid.uuid4().hex, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
+        for r in requests
+    ]
+    services.jobs.create(records)
+    _enqueue(services, records)
+    return records
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Submit a render")
+def submit_render(
+    services: Services, tenant: Tenant, request: RenderRequest, response: Response
+) -> JobView:
+    (record,) = _submit(services, tenant, [request])
+    response.headers["Location"] = f"/v1/renders/{record.id}"
+    return JobView.of(record)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit up to 100 renders, all or nothing",
+)
+def submit_batch(services: Services, tenant: Tenant, batch: BatchRenderRequest) -> BatchJobs:
+    records = _submit(services, tenant, batch.requests)
+    return BatchJobs(jobs=[JobView.of(r) for r in records])
+
+
+@router.get("", summary="List renders, newest first")
+def list_renders(
+    services: Services,
+    tenant: Tenant,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
+) -> JobPage:
+    page = services.jobs.list_page(tenant, status_filter, limit, cursor)
+    return JobPage(jobs=[JobView.of(r) for r in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get("/{job_id}", summary="A render's status and progress")
+def get_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
+    return JobView.of(services.jobs.get_for_tenant(tenant, job_id))
+
+
+@router.post("/{job_id}/cancel", summary="Cancel a queued or running render", responses=CONFLICT)
+def cancel_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
+    services.jobs.get_for_tenant(tenant, job_id)
+    record = services.jobs.request_cancel(job_id)
+    if record.task_id is not None and record.status == JobStatus.cancelled:
+        services.celery.control.revoke(record.task_id)
+    return JobView.of(record)
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Retry a failed or cancelled render as a new attempt",
+    responses=CONFLICT,
+)
+def retry_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
+    services.jobs.get_for_tenant(tenant, job_id)
+    record = services.jobs.retry(job_id, task_id=uuid.uuid4().hex)
+    _enqueue(services, [record])
+    return JobView.of(record)

@@ -1,0 +1,33 @@
+"""What the API's routes use, built once per process by ``create_app`` and held on the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis
+from celery import Celery
+from fastapi import Depends, Request
+
+from render_core.characters import CharacterStore
+from render_core.jobs import JobStore
+from render_core.settings import Settings
+from render_core.storage import ObjectStore
+
+
+@dataclass
+class ApiServices:
+    settings: Settings
+    redis: redis.Redis
+    jobs: JobStore
+    characters: CharacterStore
+    store: ObjectStore
+    celery: Celery
+
+
+def get_services(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
+    return services
+
+
+Services = Annotated[ApiServices, Depends(get_services)]

@@ -1,0 +1,1 @@
+"""The ``avatar-render`` command line."""

@@ -1,0 +1,108 @@
+"""``avatar-render demo``: the whole queue on embedded defaults, seven emotions, one contact sheet.
+
+It starts a private redis-server, one mock worker and the API on loopback, renders the
+bundled sample portrait with every emotion through the real HTTP API, writes a contact
+sheet, prints where everything is and stops every process it started (Ctrl-C too).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+import typer
+
+from render_core.cli.contact_sheet import sample_indices, write_contact_sheet
+from render_core.client import RenderClient
+from render_core.emotions import Emotion
+from render_core.local_redis import LocalRedis, free_port
+from render_core.processes import ManagedProcess, wait_until
+
+FRAMES_PER_ROW = 6
+
+
+def sample_portrait() -> Path:
+    return Path(str(files("render_core.assets").joinpath("astronaut.png")))
+
+
+def _child_env(redis_url: str, storage: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
+    env.update(
+        RENDER_REDIS_URL=redis_url,
+        RENDER_STORAGE_URL=storage.as_uri(),
+        RENDER_RENDERER="mock",
+        RENDER_API_KEYS="",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _api_ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run_demo(out: Path, port: int) -> int:
+    storage, logs = out / "storage", out / "logs"
+    port = port or free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    cli = [sys.executable, "-m", "render_core.cli"]
+    children: list[ManagedProcess] = []
+    redis_server = LocalRedis(data_dir=out / "redis")
+    try:
+        redis_server.start()
+        typer.echo(f"redis-server  {redis_server.url} (data in {redis_server.data_dir})")
+        env = _child_env(redis_server.url, storage)
+        children.append(
+            ManagedProcess([*cli, "worker", "--name", "demo-mock"], env, logs / "worker.log")
+        )
+        api_args = [*cli, "api", "--host", "127.0.0.1", "--port", str(port)]
+        children.append(ManagedProcess(api_args, env, logs / "api.log"))
+        wait_until(lambda: _api_ready(api_url), 60, "the API answering /readyz")
+        typer.echo(f"api           {api_url} (docs at {api_url}/docs)")
+        return _render_all(RenderClient(api_url), out, storage)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: shutting down")
+        return 130
+    finally:
+        for child in reversed(children):
+            child.stop()
+        redis_server.stop()
+        typer.echo(f"logs          {logs}")
+
+
+def _render_all(client: RenderClient, out: Path, storage: Path) -> int:
+    started = time.monotonic()
+    character = client.register_character(sample_portrait(), name="astronaut")
+    jobs = {
+        emotion: client.submit({"character_id": character["id"], "emotion": emotion.value})
+        for emotion in Emotion
+    }
+    typer.echo(f"submitted     {len(jobs)} renders of character {character['id']}")
+    rows = []
+    failed = 0
+    for emotion, job in jobs.items():
+        final = client.wait(job["id"], timeout_s=600)
+        if final["status"] != "succeeded":
+            failed += 1
+            typer.secho(f"  {emotion.value:<10} {final['status']}: {final.get('error')}", fg="red")
+            continue
+        total = int(final["progress"]["frames_total"])
+        frames = [client.frame(job["id"], i) for i in sample_indices(total, FRAMES_PER_ROW)]
+        rows.append((emotion.value, frames))
+        typer.echo(
+            f"  {emotion.value:<10} succeeded  {total} frames  {storage / final['manifest_key']}"
+        )
+    sheet = out / "contact_sheet.png"
+    if rows:
+        write_contact_sheet(rows, sheet)
+    typer.echo(f"contact sheet {sheet}")
+    typer.echo(f"storage       {storage}")
+    typer.echo(f"done in {time.monotonic() - started:.1f} s, {failed} failed")
+    return 1 if failed else 0

@@ -1,0 +1,155 @@
+"""``avatar-render``: run the API or a worker, submit renders, operate the queue, run the demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from render_core.cli.roles import load_role
+from render_core.emotions import DEFAULT_INTENSITY, Emotion
+from render_core.errors import RenderServiceError
+from render_core.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
+)
+jobs_app = typer.Typer(no_args_is_help=True, help="Operate on jobs: the failed list, retries.")
+app.add_typer(jobs_app, name="jobs")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    load_role("producer_api.serve").run_api(host, port, workers)
+
+
+@app.command()
+def worker(
+    renderer: Annotated[str | None, typer.Option(help="mock or liveportrait.")] = None,
+    queues: Annotated[str | None, typer.Option(help="Comma-separated queues.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Pool processes (1 per GPU).")] = 1,
+    name: Annotated[str | None, typer.Option(help="Node name, e.g. gpu0.")] = None,
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+) -> None:
+    """Consume the render queues with one renderer."""
+    settings = _settings()
+    if renderer is not None:
+        settings = settings.model_copy(update={"renderer": renderer})
+    queue_list = [q for q in (queues or "").split(",") if q] or None
+    load_role("workers.main").run_worker(settings, queue_list, concurrency, name, loglevel)
+
+
+def _client(settings: Settings) -> Any:
+    from render_core.client import RenderClient
+
+    return RenderClient(settings.api_url, settings.api_key or None)
+
+
+@app.command()
+def submit(
+    portrait: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Portrait image.")],
+    emotion: Annotated[Emotion, typer.Option(help="The emotion to show.")] = Emotion.happy,
+    intensity: Annotated[float, typer.Option(min=0.0, max=1.0)] = DEFAULT_INTENSITY,
+    duration_ms: Annotated[int, typer.Option(min=200, max=10_000)] = 2000,
+    fps: Annotated[int, typer.Option(min=1, max=60)] = 25,
+    size: Annotated[int, typer.Option(help="256 or 512.")] = 512,
+    wait: Annotated[bool, typer.Option(help="Wait and show progress.")] = True,
+) -> None:
+    """Register a portrait, enqueue one render and wait for it with a progress bar."""
+    from render_core.cli.submit import submit_and_wait
+
+    client = _client(_settings())
+    request = {
+        "emotion": emotion.value,
+        "intensity": intensity,
+        "duration_ms": duration_ms,
+        "fps": fps,
+        "size": size,
+    }
+    try:
+        code = submit_and_wait(client, portrait, request, wait)
+    finally:
+        client.close()
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
+    """Print a job's record."""
+    client = _client(_settings())
+    try:
+        typer.echo(json.dumps(client.job(job_id), indent=2))
+    finally:
+        client.close()
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where outputs go.")] = Path("var/demo"),
+    port: Annotated[int, typer.Option(help="API port (0: any free port).")] = 0,
+) -> None:
+    """Start Redis, a mock worker and the API; render all 7 emotions; write a contact sheet."""
+    from render_core.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(out.resolve(), port))
+
+
+@jobs_app.command("failed")
+def jobs_failed(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) -> None:
+    """List the failed (dead-letter) jobs with their last error."""
+    from render_core.jobs import JobStore
+    from render_core.schema import JobStatus
+
+    store = JobStore.from_url(_settings().redis_url)
+    for job_id in store.ids_with_status(JobStatus.failed, limit):
+        record = store.get(job_id)
+        error = record.error
+        reason = f"{error.code}: {error.message}" if error else "-"
+        typer.echo(f"{record.id}\t{record.tenant}\tattempts={record.attempts}\t{reason}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: Annotated[str | None, typer.Argument(help="A failed or cancelled job.")] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed job.")] = False,
+) -> None:
+    """Re-enqueue failed jobs as new attempts."""
+    from render_core.jobs import JobStore
+    from render_core.queue import make_celery, send_render
+    from render_core.schema import JobStatus
+
+    if (job_id is None) == (not all_failed):
+        typer.secho("name one JOB_ID or pass --all-failed", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    store = JobStore.from_url(settings.redis_url)
+    celery = make_celery(settings)
+    ids = store.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
+    for one in ids:
+        record = store.retry(one, task_id=uuid.uuid4().hex)
+        assert record.task_id is not None
+        send_render(celery, settings, record.id, record.request.priority, record.task_id)
+        typer.echo(f"{record.id}\tre-enqueued")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        app()
+    except RenderServiceError as exc:
+        typer.secho(f"error [{exc.code}]: {exc.message}", fg="red", err=True)
+        raise SystemExit(1) from exc

@@ -1,0 +1,32 @@
+"""Where things live in object storage (the output contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+
+def portrait_key(character_id: str) -> str:
+    return f"characters/{character_id}/portrait.png"
+
+
+def character_cache_prefix(character_id: str, renderer: str) -> str:
+    return f"characters/{character_id}/cache/{renderer}/"
+
+
+def attempt_prefix(job_id: str, attempt: int) -> str:
+    """Every attempt writes under its own prefix, so a duplicate delivery is harmless."""
+    return f"renders/{job_id}/{attempt}/"
+
+
+def job_prefix(job_id: str) -> str:
+    return f"renders/{job_id}/"
+
+
+def frame_key(prefix: str, index: int, extension: str = "png") -> str:
+    return f"{prefix}frames/{index:06d}.{extension}"
+
+
+def clip_key(prefix: str) -> str:
+    return f"{prefix}clip.mp4"
+
+
+def manifest_key(prefix: str) -> str:
+    return f"{prefix}manifest.json"

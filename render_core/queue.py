@@ -1,0 +1,66 @@
+"""Celery wiring shared by the API (which only sends) and the workers (which consume).
+
+The settings below are the long-job settings of DESIGN.md; each line says why.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from render_core.schema import Priority
+from render_core.settings import Settings
+
+RENDER_TASK = "avatar_render.render"
+
+
+def queue_name(settings: Settings, priority: Priority) -> str:
+    """Interactive and batch jobs wait in separate queues; workers drain interactive first."""
+    return f"{settings.queue}.{priority.value}"
+
+
+def render_queues(settings: Settings) -> list[str]:
+    """The queues a render worker consumes, most urgent first."""
+    return [queue_name(settings, p) for p in (Priority.interactive, Priority.batch)]
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app for our broker; no result backend: job state lives in our job store."""
+    app = Celery("avatar_render", broker=settings.redis_url, set_as_current=False)
+    transport = {
+        # Redelivery of an unacknowledged message: longer than the longest render, the
+        # same on every worker (the scanning worker's value is the one that counts).
+        "visibility_timeout": settings.visibility_timeout_s,
+        # Strict order of the queue list: interactive before batch.
+        "queue_order_strategy": "priority",
+    }
+    app.conf.update(
+        task_serializer="json",  # messages carry a job id, never pickles
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,  # the job record, not Celery's result, is the truth
+        task_acks_late=True,  # acknowledge after the render, so a crash loses nothing
+        task_reject_on_worker_lost=True,  # a killed pool child requeues its job
+        worker_prefetch_multiplier=1,  # never hold a second long job behind a running one
+        task_track_started=True,
+        worker_send_task_events=True,  # Flower sees every task
+        task_send_sent_event=True,  # ... including queued ones
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        worker_proc_alive_timeout=120.0,  # model loading in the child takes more than 4 s
+        worker_hijack_root_logger=False,
+        task_default_queue=queue_name(settings, Priority.interactive),
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    return app
+
+
+def send_render(
+    app: Celery, settings: Settings, job_id: str, priority: Priority, task_id: str
+) -> None:
+    """Enqueue by task name: the producer never imports worker code."""
+    app.send_task(
+        RENDER_TASK,
+        args=[job_id],
+        queue=queue_name(settings, priority),
+        task_id=task_id,
+    )

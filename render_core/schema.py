@@ -1,0 +1,206 @@
+"""The job contract: the render request a client sends and the job record we keep.
+
+The API shows the job record, never Celery's task states; the record lives in Redis
+(``render_core.jobs``) and is the one source of truth about a job.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from render_core.emotions import DEFAULT_INTENSITY, Emotion
+
+MAX_METADATA_BYTES = 4096
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Priority(StrEnum):
+    """Interactive jobs are consumed before batch jobs."""
+
+    interactive = "interactive"
+    batch = "batch"
+
+
+class OutputKind(StrEnum):
+    frames = "frames"
+    mp4 = "mp4"
+
+
+class JobStatus(StrEnum):
+    """``queued → running → succeeded | failed | cancelled``; failed and cancelled may retry."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+
+
+class RenderRequest(BaseModel):
+    """What a client asks for: a character showing an emotion for a while."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "character_id": "3f9d2a4c8b7e4d1f9a6b5c4d3e2f1a0b",
+                    "emotion": "happy",
+                    "intensity": 0.8,
+                    "duration_ms": 2000,
+                    "fps": 25,
+                    "size": 512,
+                    "outputs": ["frames", "mp4"],
+                    "priority": "interactive",
+                    "metadata": {"scene": "greeting"},
+                }
+            ]
+        },
+    )
+
+    character_id: str = Field(min_length=1, max_length=64, description="A registered character.")
+    emotion: Emotion = Field(description="One of the seven emotions.")
+    intensity: float = Field(DEFAULT_INTENSITY, ge=0.0, le=1.0, description="0 is neutral.")
+    duration_ms: int = Field(2000, ge=200, le=10_000, description="Clip length.")
+    fps: int = Field(25, ge=1, le=60, description="Frames a second.")
+    size: Literal[256, 512] = Field(512, description="Square output side in pixels.")
+    outputs: list[OutputKind] = Field(
+        default_factory=lambda: [OutputKind.frames, OutputKind.mp4],
+        min_length=1,
+        description="Which outputs to write: frames, mp4 or both.",
+    )
+    priority: Priority = Field(Priority.interactive, description="Queue class.")
+    metadata: dict[str, Any] | None = Field(
+        None, description="A JSON object of at most 4 KB, echoed back in the job and manifest."
+    )
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_unique(cls, value: list[OutputKind]) -> list[OutputKind]:
+        if len(set(value)) != len(value):
+            raise ValueError("outputs must not repeat an entry")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        return value
+
+    @property
+    def frame_count(self) -> int:
+        return max(1, round(self.duration_ms * self.fps / 1000))
+
+
+class BatchRenderRequest(BaseModel):
+    """Up to 100 render requests accepted or refused together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[RenderRequest] = Field(min_length=1, max_length=100)
+
+
+class Progress(BaseModel):
+    frames_done: int = 0
+    frames_total: int = 0
+
+
+class RendererInfo(BaseModel):
+    name: str
+    version: str
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+
+
+class JobRecord(BaseModel):
+    """Everything we know about one job; stored as JSON in Redis."""
+
+    id: str
+    tenant: str
+    request: RenderRequest
+    status: JobStatus = JobStatus.queued
+    attempts: int = Field(0, description="Attempts started so far.")
+    attempt_token: str | None = Field(None, description="Owner of the current attempt.")
+    task_id: str | None = Field(None, description="Celery id of the latest message sent for it.")
+    cancel_requested: bool = False
+    progress: Progress = Field(default_factory=Progress)
+    worker: str | None = None
+    renderer: RendererInfo | None = None
+    error: JobError | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    manifest_key: str | None = None
+    output_prefix: str | None = None
+    outputs_expired: bool = False
+
+    @model_validator(mode="after")
+    def _progress_total(self) -> JobRecord:
+        if self.progress.frames_total == 0:
+            self.progress.frames_total = self.request.frame_count
+        return self
+
+
+class JobView(BaseModel):
+    """The job as the API shows it: the record without internal bookkeeping."""
+
+    id: str
+    status: JobStatus
+    request: RenderRequest
+    attempts: int
+    cancel_requested: bool
+    progress: Progress
+    worker: str | None
+    renderer: RendererInfo | None
+    error: JobError | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    manifest_key: str | None
+    outputs_expired: bool
+
+    @classmethod
+    def of(cls, record: JobRecord) -> JobView:
+        return cls.model_validate(record.model_dump(exclude={"tenant", "attempt_token", "task_id"}))
+
+
+class Character(BaseModel):
+    """A registered portrait."""
+
+    id: str
+    tenant: str
+    name: str | None
+    width: int
+    height: int
+    portrait_key: str
+    portrait_sha256: str
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class CharacterView(BaseModel):
+    id: str
+    name: str | None
+    width: int
+    height: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, character: Character) -> CharacterView:
+        return cls.model_validate(character.model_dump())

@@ -1,0 +1,25 @@
+"""Object storage: the contract and its backends, chosen by ``RENDER_STORAGE_URL``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from render_core.settings import Settings
+from render_core.storage.base import ObjectInfo, ObjectStore
+from render_core.storage.local import LocalStore
+
+__all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "open_store"]
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    """The backend named by the settings; clients are created here, in the calling process."""
+    parsed = urlparse(settings.storage_url)
+    if parsed.scheme == "file":
+        return LocalStore(Path(unquote(parsed.netloc + parsed.path)))
+    if parsed.scheme == "s3":
+        # Imported here so that boto3 stays an optional dependency (extra ``s3``).
+        from render_core.storage.s3 import S3Store
+
+        return S3Store.from_settings(settings)
+    raise ValueError(f"unsupported storage URL {settings.storage_url!r}")

@@ -1,0 +1,111 @@
+"""Object storage in a local directory: the embedded default and the laptop backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
+from render_core.storage.base import ObjectInfo
+
+
+class LocalStore:
+    """Objects are files under ``root``; writes go to a temporary file and are renamed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        parts = PurePosixPath(key).parts
+        if not parts or key.startswith("/") or any(p in ("..", ".") for p in parts):
+            raise ValueError(f"invalid object key {key!r}")
+        return self.root.joinpath(*parts)
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".check-"):
+                pass
+        except OSError as exc:
+            raise ConfigurationError(
+                f"storage directory {self.root} is not writable: {exc}"
+            ) from exc
+
+    def _write_atomically(self, target: Path, write: object) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    if isinstance(write, bytes):
+                        handle.write(write)
+                    else:
+                        with Path(str(write)).open("rb") as source:
+                            shutil.copyfileobj(source, handle)
+                os.replace(tmp_name, target)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {target}: {exc}") from exc
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self._write_atomically(self._path(key), data)
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        self._write_atomically(self._path(key), path)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"object {key} not found") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
+
+    def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"object {key} not found") from exc
+        with handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"object {key} not found") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        base = self.root / prefix if prefix else self.root
+        scan_root = base if base.is_dir() else base.parent
+        if not scan_root.is_dir():
+            return []
+        found = []
+        for path in scan_root.rglob("*"):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                found.append(ObjectInfo(key=key, size=path.stat().st_size))
+        return sorted(found, key=lambda info: info.key)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = self.list(prefix)
+        for info in doomed:
+            self.delete(info.key)
+        return len(doomed)
+
+    def presigned_url(self, key: str) -> str | None:
+        return None

@@ -1,0 +1,38 @@
+"""Start a Celery worker process for one renderer (the ``avatar-render worker`` command)."""
+
+from __future__ import annotations
+
+import socket
+
+from render_core.queue import render_queues
+from render_core.settings import Settings
+from workers.celery_app import create_worker_app
+
+
+def worker_argv(
+    settings: Settings, queues: list[str] | None, concurrency: int, name: str | None, loglevel: str
+) -> list[str]:
+    """Prefork with one child per worker: the parent never touches CUDA, the child renders."""
+    node = name or f"{settings.renderer}-{socket.gethostname()}"
+    return [
+        "worker",
+        f"--loglevel={loglevel}",
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        f"--queues={','.join(queues or render_queues(settings))}",
+        f"--hostname={node}@%h",
+        "--task-events",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def run_worker(
+    settings: Settings,
+    queues: list[str] | None = None,
+    concurrency: int = 1,
+    name: str | None = None,
+    loglevel: str = "INFO",
+) -> None:
+    app = create_worker_app(settings)
+    app.worker_main(worker_argv(settings, queues, concurrency, name, loglevel))

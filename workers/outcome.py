@@ -1,0 +1,64 @@
+"""What became of an attempt, and the retry-or-fail decision for one that stopped on an error."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from celery.utils.time import get_exponential_backoff_interval
+
+from render_core.errors import RenderServiceError, StaleAttempt
+from render_core.jobs import JobStore
+from render_core.schema import JobError, JobStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    backoff_s: float
+    backoff_max_s: float
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    """Retry after ``delay_s`` seconds (the job is back to ``queued``)."""
+
+    delay_s: float
+
+
+def backoff_delay(attempts: int, base_s: float, max_s: float) -> float:
+    """Exponential backoff with full jitter, as Celery computes it for its own retries."""
+    return float(
+        get_exponential_backoff_interval(
+            factor=base_s, retries=max(0, attempts - 1), maximum=max_s, full_jitter=True
+        )
+    )
+
+
+def settle_failure(
+    jobs: JobStore,
+    job_id: str,
+    token: str,
+    exc: RenderServiceError,
+    policy: RetryPolicy,
+) -> RetryPlan | None:
+    """Requeue a transient failure that has attempts left; fail everything else.
+
+    A stale attempt (another one owns the job now) changes nothing.
+    """
+    if isinstance(exc, StaleAttempt):
+        log.info("job %s: stale attempt stopped without writing", job_id)
+        return None
+    record = jobs.get(job_id)
+    if record.status != JobStatus.running or record.attempt_token != token:
+        log.info("job %s: attempt %s no longer owns the job", job_id, token)
+        return None
+    error = JobError(code=exc.code, message=exc.message, retryable=exc.retryable)
+    if exc.retryable and record.attempts < policy.max_attempts:
+        jobs.requeue(job_id, token, error)
+        delay = backoff_delay(record.attempts, policy.backoff_s, policy.backoff_max_s)
+        return RetryPlan(delay_s=delay)
+    jobs.fail(job_id, token, error)
+    return None

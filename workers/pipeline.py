@@ -1,0 +1,196 @@
+"""One render attempt as plain code: claim, prepare, render in batches, write, commit.
+
+No Celery here (the task is a thin shell around ``run_attempt``), so every status move,
+progress update and storage write is testable with a real Redis and a plain call.
+Outputs go under the attempt's own prefix and the manifest is written last, so a
+duplicate delivery or a crash never leaves a half-written render that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from render_core import keys
+from render_core.characters import CharacterStore
+from render_core.errors import PermanentRenderError, RenderServiceError, UnsupportedImage
+from render_core.jobs import JobStore
+from render_core.manifest import FrameEntry, ObjectEntry, RenderManifest
+from render_core.schema import JobRecord, OutputKind, RendererInfo
+from render_core.storage import ObjectStore
+from workers.encoding import Mp4Writer, encode_png
+from workers.outcome import RetryPlan, RetryPolicy, settle_failure
+from workers.renderer import Frame, Renderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RenderServices:
+    """What an attempt needs, created once per worker process."""
+
+    jobs: JobStore
+    characters: CharacterStore
+    store: ObjectStore
+    renderer: Renderer
+    batch_size: int
+    retry_policy: RetryPolicy
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """The job after the attempt (None when it was not claimed) and a retry, if one is due."""
+
+    record: JobRecord | None
+    retry: RetryPlan | None = None
+
+
+@dataclass
+class _Timings:
+    started: float = field(default_factory=time.perf_counter)
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, since: float) -> None:
+        self.stages[stage] = self.stages.get(stage, 0.0) + (time.perf_counter() - since) * 1000.0
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_portrait(data: bytes) -> Frame:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except OSError as exc:
+        raise UnsupportedImage(f"stored portrait cannot be decoded: {exc}") from exc
+
+
+def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> AttemptOutcome:
+    """Claim and render one attempt of ``job_id``; failures are settled here, not raised."""
+    renderer = services.renderer
+    info = RendererInfo(name=renderer.name, version=renderer.version)
+    record = services.jobs.start_attempt(
+        job_id, worker_name, info, max_attempts=services.retry_policy.max_attempts
+    )
+    if record is None:
+        log.info("job %s not claimed: nothing to run", job_id)
+        return AttemptOutcome(record=None)
+    assert record.attempt_token is not None
+    token = record.attempt_token
+    try:
+        return AttemptOutcome(record=_render(services, record))
+    except RenderServiceError as exc:
+        log.warning("job %s attempt %d stopped: %s (%s)", job_id, record.attempts, exc, exc.code)
+        failure = exc
+    except Exception as exc:  # an unclassified error is a bug: fail the job, don't loop on it
+        log.exception("job %s attempt %d crashed", job_id, record.attempts)
+        failure = PermanentRenderError(f"internal error: {exc!r}", code="internal_error")
+    retry = settle_failure(services.jobs, job_id, token, failure, services.retry_policy)
+    return AttemptOutcome(record=services.jobs.get(job_id), retry=retry)
+
+
+def _render(services: RenderServices, record: JobRecord) -> JobRecord:
+    assert record.attempt_token is not None
+    token = record.attempt_token
+    request = record.request
+    prefix = keys.attempt_prefix(record.id, record.attempts)
+    timings = _Timings()
+
+    t = time.perf_counter()
+    character = services.characters.get(request.character_id)
+    portrait = decode_portrait(services.store.get_bytes(character.portrait_key))
+    source = services.renderer.prepare(character.id, portrait)
+    timings.add("prepare_source", t)
+
+    total = request.frame_count
+    frame_entries: list[FrameEntry] = []
+    want_frames = OutputKind.frames in request.outputs
+    want_clip = OutputKind.mp4 in request.outputs
+    with tempfile.TemporaryDirectory(prefix="render-") as workdir:
+        clip_path = Path(workdir) / "clip.mp4"
+        writer = Mp4Writer(clip_path, request.fps, request.size) if want_clip else None
+        try:
+            for start in range(0, total, services.batch_size):
+                indices = range(start, min(total, start + services.batch_size))
+                t = time.perf_counter()
+                frames = services.renderer.render_batch(source, request, indices)
+                timings.add("render", t)
+                for index, frame in zip(indices, frames, strict=True):
+                    if writer is not None:
+                        t = time.perf_counter()
+                        writer.write(frame)
+                        timings.add("encode_mp4", t)
+                    if want_frames:
+                        frame_entries.append(_write_frame(services, prefix, index, frame, timings))
+                current = services.jobs.record_progress(record.id, token, indices.stop)
+                if current.cancel_requested:
+                    return _cancel(services, record.id, token, prefix)
+        finally:
+            if writer is not None:
+                t = time.perf_counter()
+                writer.close()
+                timings.add("encode_mp4", t)
+        clip = _write_clip(services, prefix, clip_path, timings) if want_clip else None
+
+    manifest = RenderManifest(
+        job_id=record.id,
+        attempt=record.attempts,
+        request=request,
+        renderer=services.renderer.describe(),
+        fps=request.fps,
+        width=request.size,
+        height=request.size,
+        frame_count=total,
+        frames=frame_entries,
+        clip=clip,
+        timings_ms={**timings.stages, "total": (time.perf_counter() - timings.started) * 1000},
+    )
+    manifest_key = keys.manifest_key(prefix)
+    # The job may have been cancelled or taken over while we wrote: check before committing.
+    current = services.jobs.record_progress(record.id, token, total)
+    if current.cancel_requested:
+        return _cancel(services, record.id, token, prefix)
+    services.store.put_bytes(
+        manifest_key, manifest.model_dump_json(indent=2).encode(), "application/json"
+    )
+    return services.jobs.succeed(record.id, token, manifest_key, prefix)
+
+
+def _write_frame(
+    services: RenderServices, prefix: str, index: int, frame: Frame, timings: _Timings
+) -> FrameEntry:
+    t = time.perf_counter()
+    data = encode_png(frame)
+    timings.add("encode_frames", t)
+    key = keys.frame_key(prefix, index)
+    t = time.perf_counter()
+    services.store.put_bytes(key, data, "image/png")
+    timings.add("storage_writes", t)
+    return FrameEntry(index=index, key=key, size=len(data), sha256=_sha256(data))
+
+
+def _write_clip(
+    services: RenderServices, prefix: str, path: Path, timings: _Timings
+) -> ObjectEntry:
+    data = path.read_bytes()
+    key = keys.clip_key(prefix)
+    t = time.perf_counter()
+    services.store.put_file(key, path, "video/mp4")
+    timings.add("storage_writes", t)
+    return ObjectEntry(key=key, size=len(data), sha256=_sha256(data))
+
+
+def _cancel(services: RenderServices, job_id: str, token: str, prefix: str) -> JobRecord:
+    """Stop between batches: partial outputs are removed and the job ends cancelled."""
+    removed = services.store.delete_prefix(prefix)
+    log.info("job %s cancelled while running; removed %d partial objects", job_id, removed)
+    return services.jobs.mark_cancelled(job_id, token)

@@ -1,0 +1,53 @@
+"""The renderer protocol: set up once per process, prepare a portrait, render frames in batches.
+
+The pipeline owns everything around the pixels (status, progress, cancellation,
+storage); a renderer only turns a request and a portrait into frames.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from render_core.manifest import RendererDescription
+from render_core.schema import RenderRequest
+from render_core.settings import Settings
+
+Frame = NDArray[np.uint8]
+
+
+class PreparedSource(Protocol):
+    """Whatever a renderer computes once per portrait (opaque to the pipeline)."""
+
+
+class Renderer(Protocol):
+    name: str
+    version: str
+
+    def setup(self) -> None:
+        """Load weights and warm up; runs once per worker process, before it consumes."""
+
+    def describe(self) -> RendererDescription:
+        """Name, version and weights, for job records and manifests."""
+        ...
+
+    def prepare(self, character_id: str, portrait: Frame) -> PreparedSource:
+        """Per-character work that every frame of every render of it can reuse."""
+        ...
+
+    def render_batch(
+        self, source: PreparedSource, request: RenderRequest, indices: range
+    ) -> list[Frame]:
+        """Frames ``indices`` of the clip, each ``size x size x 3`` uint8 RGB."""
+        ...
+
+
+def load_renderer(settings: Settings) -> Renderer:
+    """The renderer named by the settings; heavy imports happen only for the one chosen."""
+    if settings.renderer == "mock":
+        from workers.renderers.mock import MockRenderer
+
+        return MockRenderer(frame_delay_s=settings.mock_frame_delay_s)
+    raise ValueError(f"renderer {settings.renderer!r} is not available in this build")

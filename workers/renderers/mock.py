@@ -1,0 +1,95 @@
+"""The mock renderer: no torch, deterministic, runs anywhere (ARM64 included).
+
+Each frame is the portrait at the requested size, tinted by the emotion as strongly as
+the eased intensity of that frame, with the emotion, the intensity and the frame
+index written on it, so a person looking at a clip sees what was asked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from render_core.emotions import Emotion
+from render_core.manifest import RendererDescription
+from render_core.schema import RenderRequest
+from workers.envelope import intensity_at
+from workers.renderer import Frame, PreparedSource
+
+EMOTION_TINTS: dict[Emotion, tuple[int, int, int]] = {
+    Emotion.neutral: (128, 128, 128),
+    Emotion.happy: (255, 200, 0),
+    Emotion.sad: (40, 90, 220),
+    Emotion.angry: (220, 30, 30),
+    Emotion.surprised: (240, 120, 240),
+    Emotion.fearful: (110, 40, 160),
+    Emotion.disgusted: (60, 160, 40),
+}
+MAX_TINT = 0.45
+
+
+@dataclass(frozen=True)
+class MockSource:
+    """The portrait, square-cropped; resized per request size on demand."""
+
+    square: Image.Image
+
+
+def _square_crop(portrait: Frame) -> Image.Image:
+    height, width = portrait.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return Image.fromarray(np.ascontiguousarray(portrait[top : top + side, left : left + side]))
+
+
+class MockRenderer:
+    name = "mock"
+    version = "1"
+
+    def __init__(self, frame_delay_s: float = 0.0) -> None:
+        self.frame_delay_s = frame_delay_s
+
+    def setup(self) -> None:
+        """Nothing to load."""
+
+    def describe(self) -> RendererDescription:
+        return RendererDescription(name=self.name, version=self.version, device="cpu")
+
+    def prepare(self, character_id: str, portrait: Frame) -> PreparedSource:
+        return MockSource(square=_square_crop(portrait))
+
+    def render_batch(
+        self, source: PreparedSource, request: RenderRequest, indices: range
+    ) -> list[Frame]:
+        assert isinstance(source, MockSource)
+        base = source.square.resize((request.size, request.size), Image.Resampling.LANCZOS)
+        frames = []
+        for index in indices:
+            if self.frame_delay_s:
+                time.sleep(self.frame_delay_s)
+            frames.append(_draw_frame(base, request, index))
+        return frames
+
+
+def _draw_frame(base: Image.Image, request: RenderRequest, index: int) -> Frame:
+    total = request.frame_count
+    level = intensity_at(request.intensity, total, index)
+    tint = Image.new("RGB", base.size, EMOTION_TINTS[request.emotion])
+    frame = Image.blend(base, tint, MAX_TINT * level)
+    draw = ImageDraw.Draw(frame)
+    size = request.size
+    font = ImageFont.load_default(size=max(12, size // 16))
+    small = ImageFont.load_default(size=max(10, size // 24))
+    bar_height = size // 5
+    draw.rectangle((0, size - bar_height, size, size), fill=(0, 0, 0))
+    draw.text(
+        (8, size - bar_height + 4), request.emotion.value.upper(), fill=(255, 255, 255), font=font
+    )
+    caption = f"intensity {request.intensity:.2f}  now {level:.2f}  frame {index + 1}/{total}"
+    draw.text((8, size - bar_height // 2), caption, fill=(255, 255, 255), font=small)
+    bar_width = int((size - 16) * level)
+    draw.rectangle((8, size - 6, 8 + bar_width, size - 2), fill=EMOTION_TINTS[request.emotion])
+    return np.asarray(frame, dtype=np.uint8)

@@ -1,0 +1,56 @@
+"""The per-process services of a worker: created in the process that uses them.
+
+Redis and storage clients and the renderer's model are built after the pool forks
+(``worker_process_init``), never in the parent, so no client or CUDA context is
+inherited across a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from render_core.characters import CharacterStore
+from render_core.jobs import JobStore
+from render_core.settings import Settings
+from render_core.storage import open_store
+from workers.outcome import RetryPolicy
+from workers.pipeline import RenderServices
+from workers.renderer import load_renderer
+
+log = logging.getLogger(__name__)
+
+_services: RenderServices | None = None
+
+
+def build_services(settings: Settings) -> RenderServices:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    store = open_store(settings)
+    store.check()
+    renderer = load_renderer(settings)
+    renderer.setup()
+    return RenderServices(
+        jobs=JobStore(client),
+        characters=CharacterStore(client),
+        store=store,
+        renderer=renderer,
+        batch_size=settings.frame_batch_size,
+        retry_policy=RetryPolicy(
+            max_attempts=settings.max_attempts,
+            backoff_s=settings.retry_backoff_s,
+            backoff_max_s=settings.retry_backoff_max_s,
+        ),
+    )
+
+
+def init_services(settings: Settings) -> RenderServices:
+    global _services
+    _services = build_services(settings)
+    log.info("worker process ready: renderer %s", _services.renderer.describe().model_dump())
+    return _services
+
+
+def current_services(settings: Settings) -> RenderServices:
+    """The services of this process, built on first use if the init hook did not run."""
+    return _services if _services is not None else init_services(settings)
