@@ -13,7 +13,8 @@ __all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "open_store"]
 
 
 def open_store(settings: Settings) -> ObjectStore:
-    """The backend named by the settings; clients are created here, in the calling process."""
+    """The backend named by the settings; network clients are created on first use, in the
+    process that uses them."""
     parsed = urlparse(settings.storage_url)
     if parsed.scheme == "file":
         return LocalStore(Path(unquote(parsed.netloc + parsed.path)))

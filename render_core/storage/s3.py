@@ -43,7 +43,7 @@ class RetryBudget:
     connection errors; tests shrink the budget so that a dead server fails fast.
     """
 
-    max_attempts: int = 5
+    max_attempts: int = 5  # the first try included
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 60.0
 
@@ -144,7 +144,7 @@ class S3Store:
             config = Config(
                 region_name=self.region,
                 signature_version="s3v4",
-                retries={"mode": "standard", "max_attempts": budget.max_attempts},
+                retries={"mode": "standard", "total_max_attempts": budget.max_attempts},
                 connect_timeout=budget.connect_timeout_s,
                 read_timeout=budget.read_timeout_s,
                 # Custom endpoints (SeaweedFS, MinIO) rarely resolve bucket subdomains.
@@ -166,21 +166,29 @@ class S3Store:
         return self.prefix + key
 
     def check(self) -> None:
-        """Head the bucket, then write and delete a probe object, so read-only credentials
-        fail at start-up rather than on the first render."""
-        try:
+        """Head the bucket, then write and delete a probe object, so that read-only
+        credentials fail at start-up rather than on the first render."""
+        with self._start_up_errors("read"):
             self._client.head_bucket(Bucket=self.bucket)
-            probe_key = f"{self.prefix}.check-{uuid.uuid4().hex}"
+        probe_key = f"{self.prefix}.check-{uuid.uuid4().hex}"
+        with self._start_up_errors("write"):
             self._client.put_object(Bucket=self.bucket, Key=probe_key, Body=b"")
             self._client.delete_object(Bucket=self.bucket, Key=probe_key)
+
+    @contextmanager
+    def _start_up_errors(self, access: str) -> Iterator[None]:
+        """Start-up failures name the bucket and the endpoint, and say what to fix."""
+        try:
+            yield
         except ClientError as exc:
             status = _http_status(exc)
             if status == 404:
                 raise ConfigurationError(f"S3 {self._where} does not exist") from exc
             if status in REFUSED_CREDENTIALS_STATUSES:
                 raise ConfigurationError(
-                    f"S3 {self._where} refused our credentials ({_error_code(exc)}); "
-                    "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    f"S3 {self._where} refused our credentials to {access} "
+                    f"({_error_code(exc)}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+                    "and the key's permissions"
                 ) from exc
             raise ConfigurationError(f"S3 {self._where} is not usable: {exc}") from exc
         except BotoCoreError as exc:

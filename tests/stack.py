@@ -1,0 +1,105 @@
+"""A running stack for end-to-end tests: real Celery worker and uvicorn processes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from render_core.local_redis import free_port
+from render_core.processes import ManagedProcess, wait_until
+from render_core.queue import make_celery
+from render_core.settings import Settings
+from tests.conftest import child_env
+
+CLI = [sys.executable, "-m", "render_core.cli"]
+
+
+@dataclass
+class Stack:
+    api_url: str
+    settings: Settings
+    storage_dir: Path
+    env: dict[str, str]
+    logs: Path
+    workers: list[ManagedProcess] = field(default_factory=list)
+    api: ManagedProcess | None = None
+
+    def start_worker(self, name: str, *extra: str, **env: str) -> ManagedProcess:
+        worker = ManagedProcess(
+            [*CLI, "worker", "--name", name, "--loglevel", "INFO", *extra],
+            {**self.env, **{f"RENDER_{k.upper()}": v for k, v in env.items()}},
+            self.logs / f"worker-{name}.log",
+        )
+        self.workers.append(worker)
+        wait_for_worker(self.settings, name, worker)
+        return worker
+
+    def start_api(self) -> ManagedProcess:
+        port = int(self.api_url.rsplit(":", 1)[1])
+        self.api = ManagedProcess(
+            [*CLI, "api", "--host", "127.0.0.1", "--port", str(port)],
+            self.env,
+            self.logs / "api.log",
+        )
+        wait_until(lambda: _answers(f"{self.api_url}/readyz"), 60, "the API answering /readyz")
+        return self.api
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        if self.api is not None:
+            self.api.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for_worker(settings: Settings, name: str, process: ManagedProcess) -> None:
+    """A worker is up when it answers a Celery ping under its node name."""
+    app = make_celery(settings)
+
+    def answered() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"worker {name} exited:\n{process.log_tail()}")
+        replies = app.control.ping(timeout=0.5) or []
+        return any(name in node for reply in replies for node in reply)
+
+    try:
+        wait_until(answered, 60, f"worker {name} answering ping", poll_s=0.2)
+    finally:
+        app.close()
+
+
+@contextmanager
+def running_stack(
+    redis_url: str, root: Path, api_keys: str = "", **settings: str
+) -> Iterator[Stack]:
+    storage = root / "storage"
+    values = {
+        "redis_url": redis_url,
+        "storage_url": storage.as_uri(),
+        "api_keys": api_keys,
+        "renderer": "mock",
+        **settings,
+    }
+    env = child_env(**values)
+    stack = Stack(
+        api_url=f"http://127.0.0.1:{free_port()}",
+        settings=Settings(**values),  # type: ignore[arg-type]
+        storage_dir=storage,
+        env=env,
+        logs=root / "logs",
+    )
+    try:
+        yield stack
+    finally:
+        stack.stop()

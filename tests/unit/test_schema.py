@@ -1,0 +1,76 @@
+"""The render request contract: defaults, ranges, and refusals with the field named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from render_core.emotions import Emotion
+from render_core.schema import BatchRenderRequest, JobRecord, JobStatus, JobView, RenderRequest
+
+VALID: dict[str, Any] = {"character_id": "c1", "emotion": "happy"}
+
+
+def test_defaults_follow_the_contract() -> None:
+    request = RenderRequest.model_validate(VALID)
+    assert request.intensity == 0.8
+    assert (request.duration_ms, request.fps, request.size) == (2000, 25, 512)
+    assert [o.value for o in request.outputs] == ["frames", "mp4"]
+    assert request.priority.value == "interactive"
+    assert request.frame_count == 50
+
+
+def test_all_seven_emotions_are_accepted() -> None:
+    names = {e.value for e in Emotion}
+    assert names == {"neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"}
+    for name in names:
+        assert RenderRequest.model_validate({**VALID, "emotion": name}).emotion.value == name
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"emotion": "bored"}, "emotion"),
+        ({"intensity": 1.5}, "intensity"),
+        ({"intensity": -0.1}, "intensity"),
+        ({"duration_ms": 0}, "duration_ms"),
+        ({"duration_ms": 10_001}, "duration_ms"),
+        ({"fps": 61}, "fps"),
+        ({"size": 300}, "size"),
+        ({"outputs": []}, "outputs"),
+        ({"outputs": ["frames", "frames"]}, "outputs"),
+        ({"outputs": ["gif"]}, "outputs"),
+        ({"priority": "urgent"}, "priority"),
+        ({"metadata": {"blob": "x" * 5000}}, "metadata"),
+        ({"colour": "red"}, "colour"),
+        ({"intensity": "very"}, "intensity"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RenderRequest.model_validate({**VALID, **change})
+    assert field in {str(part) for error in caught.value.errors() for part in error["loc"]}
+
+
+def test_metadata_up_to_4kb_is_echoed() -> None:
+    metadata = {"scene": "s" * 3000}
+    assert RenderRequest.model_validate({**VALID, "metadata": metadata}).metadata == metadata
+
+
+def test_batch_takes_one_to_one_hundred() -> None:
+    assert len(BatchRenderRequest.model_validate({"requests": [VALID] * 100}).requests) == 100
+    for count in (0, 101):
+        with pytest.raises(ValidationError):
+            BatchRenderRequest.model_validate({"requests": [VALID] * count})
+
+
+def test_job_view_hides_internal_bookkeeping() -> None:
+    record = JobRecord(
+        id="j", tenant="t", request=RenderRequest.model_validate(VALID), attempt_token="secret"
+    )
+    shown = JobView.of(record).model_dump()
+    assert "tenant" not in shown and "attempt_token" not in shown and "task_id" not in shown
+    assert shown["progress"] == {"frames_done": 0, "frames_total": 50}
+    assert shown["status"] == JobStatus.queued
