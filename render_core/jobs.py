@@ -267,8 +267,14 @@ class JobStore:
 
         return self._update(job_id, change)
 
-    def requeue(self, job_id: str, token: str | None, error: JobError) -> JobRecord:
-        """A transient failure: back to queued, waiting for the retry message."""
+    def requeue(
+        self, job_id: str, token: str | None, error: JobError, task_id: str | None = None
+    ) -> JobRecord:
+        """A transient failure: back to queued, waiting for the retry message.
+
+        ``task_id`` names the new message when the caller sends one (the reaper); a
+        Celery retry keeps the message id it has.
+        """
 
         def change(record: JobRecord) -> None:
             if token is not None:
@@ -276,6 +282,8 @@ class JobStore:
             record.status = JobStatus.queued
             record.error = error
             record.attempt_token = None
+            if task_id is not None:
+                record.task_id = task_id
 
         return self._update(job_id, change)
 

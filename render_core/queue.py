@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from render_core.schema import Priority
+from render_core.schema import Priority, RenderRequest
 from render_core.settings import Settings
 
 RENDER_TASK = "avatar_render.render"
@@ -54,13 +54,28 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+def time_limits(settings: Settings, frame_count: int) -> tuple[float, float]:
+    """Soft and hard limits of one attempt, from its frame count, under the visibility timeout.
+
+    The soft limit raises inside the render (a transient ``timeout``, retried); the hard
+    limit kills a render that ignores it, and the reaper requeues the job.
+    """
+    soft = settings.time_limit_floor_s + frame_count * settings.expected_frame_s
+    hard = soft * 1.2 + 30.0
+    ceiling = settings.visibility_timeout_s * 0.9
+    return min(soft, ceiling * 0.8), min(hard, ceiling)
+
+
 def send_render(
-    app: Celery, settings: Settings, job_id: str, priority: Priority, task_id: str
+    app: Celery, settings: Settings, job_id: str, request: RenderRequest, task_id: str
 ) -> None:
     """Enqueue by task name: the producer never imports worker code."""
+    soft, hard = time_limits(settings, request.frame_count)
     app.send_task(
         RENDER_TASK,
         args=[job_id],
-        queue=queue_name(settings, priority),
+        queue=queue_name(settings, request.priority),
         task_id=task_id,
+        soft_time_limit=soft,
+        time_limit=hard,
     )

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(
         7200, ge=10, description="Redelivery after a lost ack; longer than the longest render."
     )
+    time_limit_floor_s: float = Field(120.0, gt=0, description="Least time an attempt gets.")
+    expected_frame_s: float = Field(
+        2.0, gt=0, description="Budgeted seconds a frame, for per-job time limits."
+    )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
     renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
     mock_frame_delay_s: float = Field(0.0, ge=0, description="Mock renderer sleep per frame.")

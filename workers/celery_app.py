@@ -4,22 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
+from render_core.jobs import JobStore
 from render_core.queue import make_celery
 from render_core.settings import Settings
+from workers.heartbeat import HeartbeatThread
+from workers.reaper import reap_lost_attempts
 from workers.services import init_services
 from workers.tasks import register_tasks
 
 
-def create_worker_app(settings: Settings) -> Celery:
+def create_worker_app(settings: Settings, queues: list[str]) -> Celery:
     app = make_celery(settings)
     register_tasks(app, settings)
+    heartbeats: list[HeartbeatThread] = []
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _load_in_child(**_: Any) -> None:
         # Runs in each pool child after the fork: clients and model belong to the child.
         init_services(settings)
+
+    @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _start_heartbeat(sender: Any, **_: Any) -> None:
+        # The main process: created after the pool forked, so no child inherits it.
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        jobs = JobStore(client)
+        hostname = str(sender.hostname)
+
+        def reap() -> None:
+            reap_lost_attempts(client, jobs, app, settings, holder=hostname)
+
+        thread = HeartbeatThread(client, hostname, settings.renderer, queues, after_beat=reap)
+        thread.start()
+        heartbeats.append(thread)
+
+    @worker_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _stop_heartbeat(**_: Any) -> None:
+        for thread in heartbeats:
+            thread.stop()
 
     return app

@@ -10,7 +10,7 @@ from workers.celery_app import create_worker_app
 
 
 def worker_argv(
-    settings: Settings, queues: list[str] | None, concurrency: int, name: str | None, loglevel: str
+    settings: Settings, queues: list[str], concurrency: int, name: str | None, loglevel: str
 ) -> list[str]:
     """Prefork with one child per worker: the parent never touches CUDA, the child renders."""
     node = name or f"{settings.renderer}-{socket.gethostname()}"
@@ -19,7 +19,7 @@ def worker_argv(
         f"--loglevel={loglevel}",
         "--pool=prefork",
         f"--concurrency={concurrency}",
-        f"--queues={','.join(queues or render_queues(settings))}",
+        f"--queues={','.join(queues)}",
         f"--hostname={node}@%h",
         "--task-events",
         "--without-gossip",
@@ -34,5 +34,6 @@ def run_worker(
     name: str | None = None,
     loglevel: str = "INFO",
 ) -> None:
-    app = create_worker_app(settings)
-    app.worker_main(worker_argv(settings, queues, concurrency, name, loglevel))
+    consumed = queues or render_queues(settings)
+    app = create_worker_app(settings, consumed)
+    app.worker_main(worker_argv(settings, consumed, concurrency, name, loglevel))

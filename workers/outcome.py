@@ -5,9 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 
-from render_core.errors import RenderServiceError, StaleAttempt
+from render_core.errors import (
+    PermanentRenderError,
+    QueueUnavailable,
+    RenderServiceError,
+    RenderTimeout,
+    StaleAttempt,
+)
 from render_core.jobs import JobStore
 from render_core.schema import JobError, JobStatus
 
@@ -26,6 +34,18 @@ class RetryPlan:
     """Retry after ``delay_s`` seconds (the job is back to ``queued``)."""
 
     delay_s: float
+
+
+def classify_failure(exc: BaseException) -> RenderServiceError:
+    """Our own errors say what they are; a few library errors are known transients;
+    anything else is a bug, failed at once rather than retried into a loop."""
+    if isinstance(exc, RenderServiceError):
+        return exc
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return RenderTimeout("the attempt ran past its time limit")
+    if isinstance(exc, redis.RedisError):
+        return QueueUnavailable(f"Redis failed during the render: {exc}")
+    return PermanentRenderError(f"internal error: {exc!r}", code="internal_error")
 
 
 def backoff_delay(attempts: int, base_s: float, max_s: float) -> float:

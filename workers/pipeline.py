@@ -21,13 +21,16 @@ from PIL import Image
 
 from render_core import keys
 from render_core.characters import CharacterStore
-from render_core.errors import PermanentRenderError, RenderServiceError, UnsupportedImage
+from render_core.errors import UnsupportedImage
+from render_core.heartbeats import lease_ttl
 from render_core.jobs import JobStore
 from render_core.manifest import FrameEntry, ObjectEntry, RenderManifest
-from render_core.schema import JobRecord, OutputKind, RendererInfo
+from render_core.schema import JobRecord, JobStatus, OutputKind, RendererInfo
 from render_core.storage import ObjectStore
 from workers.encoding import Mp4Writer, encode_png
-from workers.outcome import RetryPlan, RetryPolicy, settle_failure
+from workers.events import NoEvents, RenderEvents
+from workers.lease import LeaseKeeper
+from workers.outcome import RetryPlan, RetryPolicy, classify_failure, settle_failure
 from workers.renderer import Frame, Renderer
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class RenderServices:
     renderer: Renderer
     batch_size: int
     retry_policy: RetryPolicy
+    events: RenderEvents = field(default_factory=NoEvents)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ def decode_portrait(data: bytes) -> Frame:
 
 def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> AttemptOutcome:
     """Claim and render one attempt of ``job_id``; failures are settled here, not raised."""
+    busy_for = _live_attempt_ttl(services, job_id)
+    if busy_for:
+        # A duplicate delivery while a live attempt renders: look again once it may be over.
+        log.info("job %s is rendering elsewhere; checking again in %.0f s", job_id, busy_for)
+        services.events.attempt_finished("deferred")
+        return AttemptOutcome(record=None, retry=RetryPlan(delay_s=busy_for + 1.0))
     renderer = services.renderer
     info = RendererInfo(name=renderer.name, version=renderer.version)
     record = services.jobs.start_attempt(
@@ -83,19 +93,36 @@ def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> Atte
     )
     if record is None:
         log.info("job %s not claimed: nothing to run", job_id)
+        services.events.attempt_finished("skipped")
         return AttemptOutcome(record=None)
     assert record.attempt_token is not None
     token = record.attempt_token
     try:
-        return AttemptOutcome(record=_render(services, record))
-    except RenderServiceError as exc:
-        log.warning("job %s attempt %d stopped: %s (%s)", job_id, record.attempts, exc, exc.code)
-        failure = exc
-    except Exception as exc:  # an unclassified error is a bug: fail the job, don't loop on it
-        log.exception("job %s attempt %d crashed", job_id, record.attempts)
-        failure = PermanentRenderError(f"internal error: {exc!r}", code="internal_error")
+        with LeaseKeeper(services.jobs.redis, token):
+            finished = _render(services, record)
+        services.events.attempt_finished(finished.status.value)
+        return AttemptOutcome(record=finished)
+    except Exception as exc:  # every failure is settled: retried, failed, or ignored if stale
+        failure = classify_failure(exc)
+        log.log(
+            logging.ERROR if failure.code == "internal_error" else logging.WARNING,
+            "job %s attempt %d stopped: %s (%s)",
+            job_id,
+            record.attempts,
+            failure.message,
+            failure.code,
+            exc_info=failure.code == "internal_error",
+        )
     retry = settle_failure(services.jobs, job_id, token, failure, services.retry_policy)
+    services.events.attempt_finished("retried" if retry is not None else "failed")
     return AttemptOutcome(record=services.jobs.get(job_id), retry=retry)
+
+
+def _live_attempt_ttl(services: RenderServices, job_id: str) -> float:
+    current = services.jobs.get(job_id)
+    if current.status != JobStatus.running or current.attempt_token is None:
+        return 0.0
+    return lease_ttl(services.jobs.redis, current.attempt_token)
 
 
 def _render(services: RenderServices, record: JobRecord) -> JobRecord:
@@ -110,6 +137,7 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     portrait = decode_portrait(services.store.get_bytes(character.portrait_key))
     source = services.renderer.prepare(character.id, portrait)
     timings.add("prepare_source", t)
+    services.events.source_prepared(source.from_cache, time.perf_counter() - t)
 
     total = request.frame_count
     frame_entries: list[FrameEntry] = []
@@ -124,6 +152,7 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
                 t = time.perf_counter()
                 frames = services.renderer.render_batch(source, request, indices)
                 timings.add("render", t)
+                services.events.frames_rendered(len(frames), time.perf_counter() - t)
                 for index, frame in zip(indices, frames, strict=True):
                     if writer is not None:
                         t = time.perf_counter()

@@ -21,6 +21,11 @@ Frame = NDArray[np.uint8]
 class PreparedSource(Protocol):
     """Whatever a renderer computes once per portrait (opaque to the pipeline)."""
 
+    @property
+    def from_cache(self) -> bool:
+        """True when it came from the renderer's source cache rather than being computed."""
+        ...
+
 
 class Renderer(Protocol):
     name: str

@@ -59,7 +59,7 @@ def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
                 services.celery,
                 services.settings,
                 record.id,
-                record.request.priority,
+                record.request,
                 record.task_id,
             )
         except Exception as exc:  # kombu raises many types; all mean "not sent"

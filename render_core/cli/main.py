@@ -141,7 +141,7 @@ def jobs_retry(
     for one in ids:
         record = store.retry(one, task_id=uuid.uuid4().hex)
         assert record.task_id is not None
-        send_render(celery, settings, record.id, record.request.priority, record.task_id)
+        send_render(celery, settings, record.id, record.request, record.task_id)
         typer.echo(f"{record.id}\tre-enqueued")
 
 

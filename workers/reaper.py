@@ -1,0 +1,67 @@
+"""The reaper: jobs whose attempt died with its worker go back to the queue.
+
+Celery on Redis redelivers an unacknowledged message only after the visibility timeout,
+which must outlast the longest render (hours). The reaper does not wait that long: a
+``running`` job whose attempt lease has expired lost its process, so it is requeued
+(or failed as ``worker_lost`` once out of attempts). One reaper at a time holds a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import redis
+from celery import Celery
+
+from render_core.errors import RenderServiceError, WorkerLost
+from render_core.heartbeats import lease_key
+from render_core.jobs import PREFIX, JobStore
+from render_core.queue import send_render
+from render_core.schema import JobError, JobStatus
+from render_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = f"{PREFIX}:reaper:lock"
+LOCK_TTL_S = 10
+
+
+def reap_lost_attempts(
+    client: redis.Redis, jobs: JobStore, celery: Celery, settings: Settings, holder: str
+) -> list[str]:
+    """Requeue or fail every running job without a live lease; returns the job ids touched."""
+    if not client.set(LOCK_KEY, holder, nx=True, ex=LOCK_TTL_S):
+        return []
+    touched: list[str] = []
+    try:
+        for job_id in jobs.ids_with_status(JobStatus.running, limit=10_000):
+            record = jobs.get(job_id)
+            token = record.attempt_token
+            if (
+                record.status != JobStatus.running
+                or token is None
+                or client.exists(lease_key(token))
+            ):
+                continue
+            error = JobError(
+                code=WorkerLost.code,
+                message=f"the worker {record.worker} stopped during attempt {record.attempts}",
+                retryable=True,
+            )
+            try:
+                if record.attempts >= settings.max_attempts:
+                    jobs.fail(job_id, token, error)
+                    log.warning("job %s failed: worker lost on its last attempt", job_id)
+                else:
+                    requeued = jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
+                    assert requeued.task_id is not None
+                    send_render(celery, settings, job_id, requeued.request, requeued.task_id)
+                    log.warning("job %s requeued: its worker %s is gone", job_id, record.worker)
+                touched.append(job_id)
+            except RenderServiceError as exc:  # it moved on meanwhile (finished, taken over)
+                log.info("job %s not reaped: %s", job_id, exc)
+    finally:
+        if client.get(LOCK_KEY) == holder:
+            client.delete(LOCK_KEY)
+    return touched
