@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Protocol
 
 
+def validate_key(key: str) -> str:
+    """Keys are relative ``/``-separated paths with no empty, ``.`` or ``..`` parts."""
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in key.split("/")):
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """What a listing says of one object."""
@@ -39,7 +46,9 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def list(self, prefix: str) -> list[ObjectInfo]: ...
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object whose key starts with ``prefix`` (a plain string prefix), sorted."""
+        ...
 
     def delete(self, key: str) -> None: ...
 

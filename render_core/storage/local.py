@@ -6,10 +6,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
-from render_core.storage.base import ObjectInfo
+from render_core.storage.base import ObjectInfo, validate_key
 
 
 class LocalStore:
@@ -19,10 +19,7 @@ class LocalStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        parts = PurePosixPath(key).parts
-        if not parts or key.startswith("/") or any(p in ("..", ".") for p in parts):
-            raise ValueError(f"invalid object key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*validate_key(key).split("/"))
 
     def check(self) -> None:
         try:
@@ -85,8 +82,8 @@ class LocalStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str) -> list[ObjectInfo]:
-        base = self.root / prefix if prefix else self.root
-        scan_root = base if base.is_dir() else base.parent
+        # A plain string prefix, as S3 has it: "renders/j1" also matches "renders/j10/...".
+        scan_root = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not scan_root.is_dir():
             return []
         found = []

