@@ -34,6 +34,16 @@ class OutputKind(StrEnum):
     mp4 = "mp4"
 
 
+class FrameFormat(StrEnum):
+    png = "png"
+    webp = "webp"
+    jpeg = "jpeg"
+
+    @property
+    def media_type(self) -> str:
+        return f"image/{self.value}"
+
+
 class JobStatus(StrEnum):
     """``queued → running → succeeded | failed | cancelled``; failed and cancelled may retry."""
 
@@ -81,6 +91,10 @@ class RenderRequest(BaseModel):
         min_length=1,
         description="Which outputs to write: frames, mp4 or both.",
     )
+    frame_format: FrameFormat = Field(FrameFormat.png, description="png, webp or jpeg frames.")
+    quality: int | None = Field(
+        None, ge=1, le=100, description="webp/jpeg quality (default 90); not for png."
+    )
     priority: Priority = Field(Priority.interactive, description="Queue class.")
     metadata: dict[str, Any] | None = Field(
         None, description="A JSON object of at most 4 KB, echoed back in the job and manifest."
@@ -99,6 +113,12 @@ class RenderRequest(BaseModel):
         if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
         return value
+
+    @model_validator(mode="after")
+    def _quality_needs_lossy_format(self) -> RenderRequest:
+        if self.quality is not None and self.frame_format == FrameFormat.png:
+            raise ValueError("quality applies to webp and jpeg frames, not png")
+        return self
 
     @property
     def frame_count(self) -> int:

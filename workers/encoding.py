@@ -1,4 +1,4 @@
-"""Frame and clip encoders: PNG frames, and H.264 mp4 through PyAV, streamed frame by frame."""
+"""Frame and clip encoders: PNG, WebP or JPEG frames; H.264 mp4 through PyAV, streamed."""
 
 from __future__ import annotations
 
@@ -11,13 +11,22 @@ from typing import Any
 import av
 from PIL import Image
 
+from render_core.schema import FrameFormat
 from workers.renderer import Frame
 
+DEFAULT_QUALITY = 90
 
-def encode_png(frame: Frame) -> bytes:
-    """Deterministic PNG: the same pixels always give the same bytes."""
+
+def encode_frame(frame: Frame, frame_format: FrameFormat, quality: int | None = None) -> bytes:
+    """Deterministic encoders: the same pixels always give the same bytes."""
     buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="PNG", compress_level=3)
+    image = Image.fromarray(frame)
+    if frame_format == FrameFormat.png:
+        image.save(buffer, format="PNG", compress_level=3)
+    elif frame_format == FrameFormat.webp:
+        image.save(buffer, format="WEBP", quality=quality or DEFAULT_QUALITY, method=4)
+    else:
+        image.save(buffer, format="JPEG", quality=quality or DEFAULT_QUALITY)
     return buffer.getvalue()
 
 

@@ -25,9 +25,9 @@ from render_core.errors import UnsupportedImage
 from render_core.heartbeats import lease_ttl
 from render_core.jobs import JobStore
 from render_core.manifest import FrameEntry, ObjectEntry, RenderManifest
-from render_core.schema import JobRecord, JobStatus, OutputKind, RendererInfo
+from render_core.schema import JobRecord, JobStatus, OutputKind, RendererInfo, RenderRequest
 from render_core.storage import ObjectStore
-from workers.encoding import Mp4Writer, encode_png
+from workers.encoding import Mp4Writer, encode_frame
 from workers.events import NoEvents, RenderEvents
 from workers.lease import LeaseKeeper
 from workers.outcome import RetryPlan, RetryPolicy, classify_failure, settle_failure
@@ -159,7 +159,8 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
                         writer.write(frame)
                         timings.add("encode_mp4", t)
                     if want_frames:
-                        frame_entries.append(_write_frame(services, prefix, index, frame, timings))
+                        entry = _write_frame(services, prefix, request, index, frame, timings)
+                        frame_entries.append(entry)
                 current = services.jobs.record_progress(record.id, token, indices.stop)
                 if current.cancel_requested:
                     return _cancel(services, record.id, token, prefix)
@@ -179,6 +180,7 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
         width=request.size,
         height=request.size,
         frame_count=total,
+        frame_format=request.frame_format.value,
         frames=frame_entries,
         clip=clip,
         timings_ms={**timings.stages, "total": (time.perf_counter() - timings.started) * 1000},
@@ -195,14 +197,19 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
 
 
 def _write_frame(
-    services: RenderServices, prefix: str, index: int, frame: Frame, timings: _Timings
+    services: RenderServices,
+    prefix: str,
+    request: RenderRequest,
+    index: int,
+    frame: Frame,
+    timings: _Timings,
 ) -> FrameEntry:
     t = time.perf_counter()
-    data = encode_png(frame)
+    data = encode_frame(frame, request.frame_format, request.quality)
     timings.add("encode_frames", t)
-    key = keys.frame_key(prefix, index)
+    key = keys.frame_key(prefix, index, request.frame_format.value)
     t = time.perf_counter()
-    services.store.put_bytes(key, data, "image/png")
+    services.store.put_bytes(key, data, request.frame_format.media_type)
     timings.add("storage_writes", t)
     return FrameEntry(index=index, key=key, size=len(data), sha256=_sha256(data))
 

@@ -61,9 +61,9 @@ def get_manifest(services: Services, tenant: Tenant, job_id: str) -> RenderManif
 
 @router.get(
     "/{job_id}/frames/{index}",
-    summary="One frame (PNG)",
+    summary="One frame, in the request's frame format",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/webp": {}, "image/jpeg": {}}}},
 )
 def get_frame(services: Services, tenant: Tenant, job_id: str, index: int) -> Response:
     record = _finished(services, tenant, job_id)
@@ -72,7 +72,9 @@ def get_frame(services: Services, tenant: Tenant, job_id: str, index: int) -> Re
     if not 0 <= index < record.request.frame_count:
         raise NotFound(f"render {job_id} has frames 0 to {record.request.frame_count - 1}")
     assert record.output_prefix is not None
-    return _serve(services, keys.frame_key(record.output_prefix, index), "image/png")
+    frame_format = record.request.frame_format
+    key = keys.frame_key(record.output_prefix, index, frame_format.value)
+    return _serve(services, key, frame_format.media_type)
 
 
 @router.get(

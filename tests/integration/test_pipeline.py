@@ -121,6 +121,22 @@ def test_frames_only_render_writes_no_clip(
     assert len(store.list("renders/job2/1/frames/")) == 10
 
 
+@pytest.mark.parametrize(("fmt", "pil_name"), [("webp", "WEBP"), ("jpeg", "JPEG")])
+def test_lossy_frame_formats(
+    redis_client: redis.Redis, store: LocalStore, job: JobRecord, fmt: str, pil_name: str
+) -> None:
+    values = {**job.request.model_dump(), "frame_format": fmt, "quality": 70, "outputs": ["frames"]}
+    JobStore(redis_client).create(
+        [JobRecord(id="lossy", tenant="t", request=RenderRequest.model_validate(values))]
+    )
+    run_attempt(_services(redis_client, store), "lossy", "w1")
+    manifest = RenderManifest.model_validate_json(store.get_bytes("renders/lossy/1/manifest.json"))
+    assert manifest.frame_format == fmt
+    first = manifest.frames[0]
+    assert first.key == f"renders/lossy/1/frames/000000.{fmt}"
+    assert Image.open(io.BytesIO(store.get_bytes(first.key))).format == pil_name
+
+
 def test_transient_storage_failure_requeues_with_backoff_then_succeeds(
     redis_client: redis.Redis, tmp_path: Path, job: JobRecord
 ) -> None:

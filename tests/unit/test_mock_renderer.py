@@ -6,9 +6,9 @@ import numpy as np
 from PIL import Image
 
 from render_core.emotions import Emotion
-from render_core.schema import RenderRequest
+from render_core.schema import FrameFormat, RenderRequest
 from tests.conftest import SAMPLE_PORTRAIT
-from workers.encoding import encode_png
+from workers.encoding import encode_frame
 from workers.renderer import Renderer
 from workers.renderers.mock import MockRenderer
 
@@ -32,7 +32,8 @@ def test_same_request_gives_byte_identical_frames() -> None:
     second = MockRenderer()
     a = first.render_batch(first.prepare("c", _portrait()), request, range(10))
     b = second.render_batch(second.prepare("c", _portrait()), request, range(10))
-    assert [encode_png(f) for f in a] == [encode_png(f) for f in b]
+    for fmt in FrameFormat:
+        assert [encode_frame(f, fmt) for f in a] == [encode_frame(f, fmt) for f in b]
 
 
 def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:

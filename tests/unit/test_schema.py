@@ -46,12 +46,22 @@ def test_all_seven_emotions_are_accepted() -> None:
         ({"metadata": {"blob": "x" * 5000}}, "metadata"),
         ({"colour": "red"}, "colour"),
         ({"intensity": "very"}, "intensity"),
+        ({"frame_format": "gif"}, "frame_format"),
+        ({"frame_format": "jpeg", "quality": 0}, "quality"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         RenderRequest.model_validate({**VALID, **change})
     assert field in {str(part) for error in caught.value.errors() for part in error["loc"]}
+
+
+def test_quality_is_refused_for_png() -> None:
+    with pytest.raises(ValidationError, match="quality applies to webp and jpeg"):
+        RenderRequest.model_validate({**VALID, "quality": 80})
+    assert (
+        RenderRequest.model_validate({**VALID, "frame_format": "webp", "quality": 80}).quality == 80
+    )
 
 
 def test_metadata_up_to_4kb_is_echoed() -> None:
