@@ -36,6 +36,7 @@ class MockSource:
     """The portrait, square-cropped; resized per request size on demand."""
 
     square: Image.Image
+    from_cache: bool = False
 
 
 def _square_crop(portrait: Frame) -> Image.Image:
