@@ -11,6 +11,7 @@ from producer_api.errors import install_error_handlers
 from producer_api.routes import characters, health, outputs, renders
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
+from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
 from render_core.queue import make_celery
 from render_core.settings import Settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         characters=CharacterStore(client),
         store=store,
         celery=make_celery(settings),
+        idempotency=IdempotencyStore(client),
     )
     install_error_handlers(app)
     for module in (health, characters, renders, outputs):

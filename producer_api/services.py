@@ -10,6 +10,7 @@ from celery import Celery
 from fastapi import Depends, Request
 
 from render_core.characters import CharacterStore
+from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
@@ -23,6 +24,7 @@ class ApiServices:
     characters: CharacterStore
     store: ObjectStore
     celery: Celery
+    idempotency: IdempotencyStore
 
 
 def get_services(request: Request) -> ApiServices:

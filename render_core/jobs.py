@@ -181,6 +181,15 @@ class JobStore:
         pipe.zadd(_tenant_index(record.tenant, record.status), {record.id: score})
         pipe.zadd(status_index(record.status), {record.id: score})
 
+    def mark_enqueued(self, job_id: str, task_id: str) -> JobRecord:
+        """The message ``task_id`` was sent; a queued job without this mark may have none."""
+
+        def change(record: JobRecord) -> None:
+            record.task_id = task_id
+            record.enqueued_at = utc_now()
+
+        return self._update(job_id, change)
+
     def start_attempt(
         self, job_id: str, worker: str, renderer: RendererInfo, max_attempts: int
     ) -> JobRecord | None:
@@ -284,6 +293,7 @@ class JobStore:
             record.attempt_token = None
             if task_id is not None:
                 record.task_id = task_id
+                record.enqueued_at = None
 
         return self._update(job_id, change)
 
@@ -312,6 +322,7 @@ class JobStore:
                 )
             record.status = JobStatus.queued
             record.task_id = task_id
+            record.enqueued_at = None
             record.cancel_requested = False
             record.error = None
             record.attempt_token = None

@@ -69,7 +69,11 @@ def time_limits(settings: Settings, frame_count: int) -> tuple[float, float]:
 def send_render(
     app: Celery, settings: Settings, job_id: str, request: RenderRequest, task_id: str
 ) -> None:
-    """Enqueue by task name: the producer never imports worker code."""
+    """Enqueue by task name: the producer never imports worker code.
+
+    Callers mark the job enqueued afterwards (``JobStore.mark_enqueued``); the reaper
+    re-sends a queued job that never got that mark (its sender died in between).
+    """
     soft, hard = time_limits(settings, request.frame_count)
     app.send_task(
         RENDER_TASK,

@@ -165,6 +165,7 @@ class JobRecord(BaseModel):
     renderer: RendererInfo | None = None
     error: JobError | None = None
     created_at: datetime = Field(default_factory=utc_now)
+    enqueued_at: datetime | None = Field(None, description="When its latest message was sent.")
     started_at: datetime | None = None
     finished_at: datetime | None = None
     manifest_key: str | None = None
@@ -198,7 +199,9 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, record: JobRecord) -> JobView:
-        return cls.model_validate(record.model_dump(exclude={"tenant", "attempt_token", "task_id"}))
+        return cls.model_validate(
+            record.model_dump(exclude={"tenant", "attempt_token", "task_id", "enqueued_at"})
+        )
 
 
 class Character(BaseModel):

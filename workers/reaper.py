@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 import redis
 from celery import Celery
@@ -18,7 +19,7 @@ from render_core.errors import RenderServiceError, WorkerLost
 from render_core.heartbeats import lease_key
 from render_core.jobs import PREFIX, JobStore
 from render_core.queue import send_render
-from render_core.schema import JobError, JobStatus
+from render_core.schema import JobError, JobRecord, JobStatus, utc_now
 from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,42 @@ LOCK_KEY = f"{PREFIX}:reaper:lock"
 LOCK_TTL_S = 10
 
 
+ORPHAN_AGE_S = 30.0
+
+
+def _send(jobs: JobStore, celery: Celery, settings: Settings, record: JobRecord) -> None:
+    assert record.task_id is not None
+    send_render(celery, settings, record.id, record.request, record.task_id)
+    jobs.mark_enqueued(record.id, record.task_id)
+
+
+def resend_orphans(
+    jobs: JobStore, celery: Celery, settings: Settings, min_age_s: float = ORPHAN_AGE_S
+) -> list[str]:
+    """Queued jobs whose message was never marked sent (the API died in between) get one.
+
+    A duplicate message is harmless: the claim in the job store lets one attempt run.
+    """
+    sent: list[str] = []
+    cutoff = utc_now() - timedelta(seconds=min_age_s)
+    for job_id in jobs.ids_with_status(JobStatus.queued, limit=10_000):
+        record = jobs.get(job_id)
+        if record.status != JobStatus.queued or record.enqueued_at is not None:
+            continue
+        if record.created_at > cutoff:
+            continue
+        record.task_id = uuid.uuid4().hex
+        _send(jobs, celery, settings, record)
+        log.warning("job %s had no message; sent one", job_id)
+        sent.append(job_id)
+    return sent
+
+
 def reap_lost_attempts(
     client: redis.Redis, jobs: JobStore, celery: Celery, settings: Settings, holder: str
 ) -> list[str]:
-    """Requeue or fail every running job without a live lease; returns the job ids touched."""
+    """Requeue or fail running jobs without a live lease and send messages to orphaned
+    queued jobs; returns the job ids touched."""
     if not client.set(LOCK_KEY, holder, nx=True, ex=LOCK_TTL_S):
         return []
     touched: list[str] = []
@@ -55,12 +88,12 @@ def reap_lost_attempts(
                     log.warning("job %s failed: worker lost on its last attempt", job_id)
                 else:
                     requeued = jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
-                    assert requeued.task_id is not None
-                    send_render(celery, settings, job_id, requeued.request, requeued.task_id)
+                    _send(jobs, celery, settings, requeued)
                     log.warning("job %s requeued: its worker %s is gone", job_id, record.worker)
                 touched.append(job_id)
             except RenderServiceError as exc:  # it moved on meanwhile (finished, taken over)
                 log.info("job %s not reaped: %s", job_id, exc)
+        touched += resend_orphans(jobs, celery, settings)
     finally:
         if client.get(LOCK_KEY) == holder:
             client.delete(LOCK_KEY)

@@ -6,13 +6,14 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel
 
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, ErrorBody
 from producer_api.services import ApiServices, Services
 from render_core.errors import NotFound, QueueUnavailable
+from render_core.idempotency import body_fingerprint
 from render_core.queue import send_render
 from render_core.schema import (
     BatchRenderRequest,
@@ -53,14 +54,10 @@ def _check_characters(services: ApiServices, tenant: str, requests: list[RenderR
 def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
     """Send one message per job; a job whose message could not be sent is failed, not lost."""
     for position, record in enumerate(records):
+        assert record.task_id is not None
         try:
-            assert record.task_id is not None
             send_render(
-                services.celery,
-                services.settings,
-                record.id,
-                record.request,
-                record.task_id,
+                services.celery, services.settings, record.id, record.request, record.task_id
             )
         except Exception as exc:  # kombu raises many types; all mean "not sent"
             log.error("could not enqueue job %s: %s", record.id, exc)
@@ -70,9 +67,10 @@ def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
             for unsent in records[position:]:
                 services.jobs.fail(unsent.id, None, error)
             raise QueueUnavailable("the queue is unavailable; retry later") from exc
+        services.jobs.mark_enqueued(record.id, record.task_id)
 
 
-def _submit(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:
+def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:
     _check_characters(services, tenant, requests)
     records = [
         JobRecord(id=uuid.uuid4().hex, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
@@ -83,11 +81,53 @@ def _submit(services: ApiServices, tenant: str, requests: list[RenderRequest]) -
     return records
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Submit a render")
+def _submit(
+    services: ApiServices,
+    tenant: str,
+    requests: list[RenderRequest],
+    idempotency_key: str | None,
+    route: str,
+) -> list[JobRecord]:
+    """Create and enqueue, or replay the jobs an earlier request with the same key made."""
+    if idempotency_key is None:
+        return _create(services, tenant, requests)
+    fingerprint = body_fingerprint(route, [r.model_dump(mode="json") for r in requests])
+    earlier = services.idempotency.claim(tenant, idempotency_key, fingerprint)
+    if earlier is not None:
+        return [services.jobs.get_for_tenant(tenant, job_id) for job_id in earlier]
+    try:
+        records = _create(services, tenant, requests)
+    except BaseException:
+        services.idempotency.release(tenant, idempotency_key)
+        raise
+    services.idempotency.complete(tenant, idempotency_key, fingerprint, [r.id for r in records])
+    return records
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Repeat a request safely: the same key and body return the same jobs for "
+        "24 hours; the same key with another body answers 409.",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a render",
+    responses=CONFLICT,
+)
 def submit_render(
-    services: Services, tenant: Tenant, request: RenderRequest, response: Response
+    services: Services,
+    tenant: Tenant,
+    request: RenderRequest,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobView:
-    (record,) = _submit(services, tenant, [request])
+    (record,) = _submit(services, tenant, [request], idempotency_key, "renders")
     response.headers["Location"] = f"/v1/renders/{record.id}"
     return JobView.of(record)
 
@@ -96,9 +136,15 @@ def submit_render(
     "/batch",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit up to 100 renders, all or nothing",
+    responses=CONFLICT,
 )
-def submit_batch(services: Services, tenant: Tenant, batch: BatchRenderRequest) -> BatchJobs:
-    records = _submit(services, tenant, batch.requests)
+def submit_batch(
+    services: Services,
+    tenant: Tenant,
+    batch: BatchRenderRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> BatchJobs:
+    records = _submit(services, tenant, batch.requests, idempotency_key, "renders/batch")
     return BatchJobs(jobs=[JobView.of(r) for r in records])
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ import typer
 from render_core.cli.roles import load_role
 from render_core.emotions import DEFAULT_INTENSITY, Emotion
 from render_core.errors import RenderServiceError
+from render_core.logs import configure_logging
 from render_core.settings import Settings
 
 app = typer.Typer(
@@ -43,13 +43,33 @@ def worker(
     concurrency: Annotated[int, typer.Option(help="Pool processes (1 per GPU).")] = 1,
     name: Annotated[str | None, typer.Option(help="Node name, e.g. gpu0.")] = None,
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 0 if the worker (--name) or any is alive.")
+    ] = False,
 ) -> None:
-    """Consume the render queues with one renderer."""
+    """Consume the render queues with one renderer (or, with --check, probe the heartbeats)."""
     settings = _settings()
+    if check:
+        from render_core.readiness import probe_worker
+
+        result = probe_worker(settings.redis_url, name)
+        typer.echo(result.reason, err=not result.alive)
+        raise typer.Exit(0 if result.alive else 1)
     if renderer is not None:
         settings = settings.model_copy(update={"renderer": renderer})
     queue_list = [q for q in (queues or "").split(",") if q] or None
     load_role("workers.main").run_worker(settings, queue_list, concurrency, name, loglevel)
+
+
+@app.command()
+def flower(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5555,
+    address: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve Flower on our broker; RENDER_FLOWER_BASIC_AUTH is required when auth is on."""
+    from render_core.monitor import run_flower
+
+    raise typer.Exit(run_flower(_settings(), address, port))
 
 
 def _client(settings: Settings) -> Any:
@@ -142,12 +162,12 @@ def jobs_retry(
         record = store.retry(one, task_id=uuid.uuid4().hex)
         assert record.task_id is not None
         send_render(celery, settings, record.id, record.request, record.task_id)
+        store.mark_enqueued(record.id, record.task_id)
         typer.echo(f"{record.id}\tre-enqueued")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(_settings())
     try:
         app()
     except RenderServiceError as exc:

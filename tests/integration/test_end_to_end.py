@@ -272,3 +272,43 @@ def test_portrait_with_path_like_name_is_stored_under_its_id(stack: Stack) -> No
         )
         assert response.status_code == 201
         assert (stack.storage_dir / "characters" / response.json()["id"] / "portrait.png").is_file()
+
+
+def test_idempotency_key_returns_the_same_job(stack: Stack) -> None:
+    with _client(stack) as client:
+        character = _register(client)
+        body = {"character_id": character["id"], "emotion": "happy", **SMALL}
+        headers = {"Idempotency-Key": "order-17"}
+        first = client.post("/v1/renders", json=body, headers=headers)
+        second = client.post("/v1/renders", json=body, headers=headers)
+        assert first.status_code == second.status_code == 202
+        assert first.json()["id"] == second.json()["id"]
+        other = client.post("/v1/renders", json=body | {"emotion": "sad"}, headers=headers)
+        assert other.status_code == 409
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
+        ids = [j["id"] for j in client.get("/v1/renders", params={"limit": 100}).json()["jobs"]]
+        assert ids.count(first.json()["id"]) == 1
+    with _client(stack, KEY_B) as other_tenant:  # keys are per tenant
+        theirs = _register(other_tenant)
+        response = other_tenant.post(
+            "/v1/renders", json=body | {"character_id": theirs["id"]}, headers=headers
+        )
+        assert response.status_code == 202 and response.json()["id"] != first.json()["id"]
+
+
+def test_idempotency_key_on_a_batch(stack: Stack) -> None:
+    with _client(stack) as client:
+        character = _register(client)
+        batch = {
+            "requests": [
+                {"character_id": character["id"], "emotion": e, **SMALL} for e in ("sad", "angry")
+            ]
+        }
+        headers = {"Idempotency-Key": "batch-3"}
+        first = client.post("/v1/renders/batch", json=batch, headers=headers).json()["jobs"]
+        again = client.post("/v1/renders/batch", json=batch, headers=headers).json()["jobs"]
+        assert [j["id"] for j in first] == [j["id"] for j in again]
+        changed = {"requests": batch["requests"][:1]}
+        assert client.post("/v1/renders/batch", json=changed, headers=headers).status_code == 409
+        for job in first:
+            assert _wait(client, job["id"])["status"] == "succeeded"
