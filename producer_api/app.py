@@ -8,12 +8,14 @@ import redis
 from fastapi import FastAPI
 
 from producer_api.errors import install_error_handlers
+from producer_api.metrics import install_metrics
 from producer_api.routes import characters, health, outputs, renders
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
 from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
-from render_core.queue import make_celery
+from render_core.logs import configure_logging
+from render_core.queue import make_celery, render_queues
 from render_core.settings import Settings
 from render_core.storage import open_store
 
@@ -39,21 +41,25 @@ def create_app(settings: Settings) -> FastAPI:
     store = open_store(settings)
     store.check()
     app = FastAPI(title="avatar-render", version="0.1.0", description=DESCRIPTION)
+    jobs = JobStore(client)
     app.state.services = ApiServices(
         settings=settings,
         redis=client,
-        jobs=JobStore(client),
+        jobs=jobs,
         characters=CharacterStore(client),
         store=store,
         celery=make_celery(settings),
         idempotency=IdempotencyStore(client),
     )
     install_error_handlers(app)
+    install_metrics(app, jobs, render_queues(settings))
     for module in (health, characters, renders, outputs):
         app.include_router(module.router)
     return app
 
 
 def app_from_environment() -> FastAPI:
-    """Entry point for ``uvicorn --factory``."""
-    return create_app(Settings())
+    """Entry point for ``uvicorn --factory``, called in every server process it starts."""
+    settings = Settings()
+    configure_logging(settings)  # after uvicorn set up its loggers: route them through ours
+    return create_app(settings)

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     presign_expiry_s: int = Field(3600, ge=1, le=SEVEN_DAYS_S, description="Presigned URL life.")
     flower_basic_auth: str = Field("", description="user:password for Flower.")
     worker_metrics_port: int = Field(0, ge=0, le=65535, description="Worker /metrics; 0 = off.")
+    worker_metrics_host: str = Field(
+        "0.0.0.0", description="Interface of the worker's /metrics (Prometheus scrapes it)."
+    )
     log_json: bool = Field(True, description="Log JSON lines.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
     api_key: str = Field("", description="The CLI's API key (when auth is on).")

@@ -8,6 +8,7 @@ inherited across a fork.
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 
@@ -15,6 +16,7 @@ from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.settings import Settings
 from render_core.storage import open_store
+from workers.metrics import PrometheusEvents
 from workers.outcome import RetryPolicy
 from workers.pipeline import RenderServices
 from workers.renderer import load_renderer
@@ -29,7 +31,12 @@ def build_services(settings: Settings) -> RenderServices:
     store = open_store(settings)
     store.check()
     renderer = load_renderer(settings)
+    events = PrometheusEvents()
+    started = time.perf_counter()
     renderer.setup()
+    events.model_loaded(time.perf_counter() - started)
+    if settings.worker_metrics_port:
+        events.serve(settings.worker_metrics_host, settings.worker_metrics_port)
     return RenderServices(
         jobs=JobStore(client),
         characters=CharacterStore(client),
@@ -41,6 +48,7 @@ def build_services(settings: Settings) -> RenderServices:
             backoff_s=settings.retry_backoff_s,
             backoff_max_s=settings.retry_backoff_max_s,
         ),
+        events=events,
     )
 
 
