@@ -45,9 +45,21 @@ class Settings(BaseSettings):
     expected_frame_s: float = Field(
         2.0, gt=0, description="Budgeted seconds a frame, for per-job time limits."
     )
+    lease_ttl_s: int = Field(
+        30, ge=2, le=600, description="An attempt is presumed dead this long after its last sign."
+    )
+    heartbeat_interval_s: float = Field(
+        5.0, gt=0, description="Worker heartbeat and reaper period."
+    )
+    orphan_age_s: float = Field(
+        30.0, gt=0, description="A queued job with no sent message is re-sent after this long."
+    )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
     renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
     mock_frame_delay_s: float = Field(0.0, ge=0, description="Mock renderer sleep per frame.")
+    mock_faults: bool = Field(
+        False, description="Let the mock renderer obey metadata.mock_fault (tests only)."
+    )
     weights_dir: Path = Field(Path("pretrained_weights/liveportrait"), description="Checkpoints.")
     s3_endpoint_url: str = Field("", description="S3 endpoint; empty for AWS.")
     s3_public_url: str = Field("", description="Endpoint that clients reach, used for signing.")

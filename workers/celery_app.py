@@ -37,7 +37,14 @@ def create_worker_app(settings: Settings, queues: list[str]) -> Celery:
         def reap() -> None:
             reap_lost_attempts(client, jobs, app, settings, holder=hostname)
 
-        thread = HeartbeatThread(client, hostname, settings.renderer, queues, after_beat=reap)
+        thread = HeartbeatThread(
+            client,
+            hostname,
+            settings.renderer,
+            queues,
+            after_beat=reap,
+            interval_s=settings.heartbeat_interval_s,
+        )
         thread.start()
         heartbeats.append(thread)
 

@@ -22,7 +22,7 @@ from PIL import Image
 from render_core import keys
 from render_core.characters import CharacterStore
 from render_core.errors import UnsupportedImage
-from render_core.heartbeats import lease_ttl
+from render_core.heartbeats import LEASE_TTL_S, lease_ttl
 from render_core.jobs import JobStore
 from render_core.manifest import FrameEntry, ObjectEntry, RenderManifest
 from render_core.schema import JobRecord, JobStatus, OutputKind, RendererInfo, RenderRequest
@@ -46,6 +46,7 @@ class RenderServices:
     renderer: Renderer
     batch_size: int
     retry_policy: RetryPolicy
+    lease_ttl_s: int = LEASE_TTL_S
     events: RenderEvents = field(default_factory=NoEvents)
 
 
@@ -98,7 +99,7 @@ def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> Atte
     assert record.attempt_token is not None
     token = record.attempt_token
     try:
-        with LeaseKeeper(services.jobs.redis, token):
+        with LeaseKeeper(services.jobs.redis, token, services.lease_ttl_s):
             finished = _render(services, record)
         services.events.attempt_finished(finished.status.value)
         return AttemptOutcome(record=finished)

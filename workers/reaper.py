@@ -28,24 +28,19 @@ LOCK_KEY = f"{PREFIX}:reaper:lock"
 LOCK_TTL_S = 10
 
 
-ORPHAN_AGE_S = 30.0
-
-
 def _send(jobs: JobStore, celery: Celery, settings: Settings, record: JobRecord) -> None:
     assert record.task_id is not None
     send_render(celery, settings, record.id, record.request, record.task_id)
     jobs.mark_enqueued(record.id, record.task_id)
 
 
-def resend_orphans(
-    jobs: JobStore, celery: Celery, settings: Settings, min_age_s: float = ORPHAN_AGE_S
-) -> list[str]:
+def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[str]:
     """Queued jobs whose message was never marked sent (the API died in between) get one.
 
     A duplicate message is harmless: the claim in the job store lets one attempt run.
     """
     sent: list[str] = []
-    cutoff = utc_now() - timedelta(seconds=min_age_s)
+    cutoff = utc_now() - timedelta(seconds=settings.orphan_age_s)
     for job_id in jobs.ids_with_status(JobStatus.queued, limit=10_000):
         record = jobs.get(job_id)
         if record.status != JobStatus.queued or record.enqueued_at is not None:

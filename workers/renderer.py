@@ -54,5 +54,5 @@ def load_renderer(settings: Settings) -> Renderer:
     if settings.renderer == "mock":
         from workers.renderers.mock import MockRenderer
 
-        return MockRenderer(frame_delay_s=settings.mock_frame_delay_s)
+        return MockRenderer(frame_delay_s=settings.mock_frame_delay_s, faults=settings.mock_faults)
     raise ValueError(f"renderer {settings.renderer!r} is not available in this build")

@@ -7,6 +7,7 @@ index written on it, so a person looking at a clip sees what was asked.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from render_core.emotions import Emotion
+from render_core.errors import PermanentRenderError, TransientError
 from render_core.manifest import RendererDescription
 from render_core.schema import RenderRequest
 from workers.envelope import intensity_at
@@ -50,8 +52,9 @@ class MockRenderer:
     name = "mock"
     version = "1"
 
-    def __init__(self, frame_delay_s: float = 0.0) -> None:
+    def __init__(self, frame_delay_s: float = 0.0, faults: bool = False) -> None:
         self.frame_delay_s = frame_delay_s
+        self.faults = faults
 
     def setup(self) -> None:
         """Nothing to load."""
@@ -66,6 +69,8 @@ class MockRenderer:
         self, source: PreparedSource, request: RenderRequest, indices: range
     ) -> list[Frame]:
         assert isinstance(source, MockSource)
+        if self.faults:
+            _inject_fault(request)
         base = source.square.resize((request.size, request.size), Image.Resampling.LANCZOS)
         frames = []
         for index in indices:
@@ -73,6 +78,21 @@ class MockRenderer:
                 time.sleep(self.frame_delay_s)
             frames.append(_draw_frame(base, request, index))
         return frames
+
+
+def _inject_fault(request: RenderRequest) -> None:
+    """Failure modes for fault tests, asked for in ``metadata.mock_fault`` when enabled:
+    ``crash`` ends the process as a segfault or the OOM killer would, ``transient`` and
+    ``permanent`` raise those errors, ``hang`` sleeps past any time limit."""
+    fault = (request.metadata or {}).get("mock_fault")
+    if fault == "crash":
+        os._exit(137)
+    elif fault == "transient":
+        raise TransientError("mock transient fault")
+    elif fault == "permanent":
+        raise PermanentRenderError("mock permanent fault")
+    elif fault == "hang":
+        time.sleep(3600)
 
 
 def _draw_frame(base: Image.Image, request: RenderRequest, index: int) -> Frame:
