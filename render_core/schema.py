@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from render_core.emotions import DEFAULT_INTENSITY, Emotion
+from render_core.emotions import DEFAULT_INTENSITY, Emotion, FineControls
 
 MAX_METADATA_BYTES = 4096
 
@@ -81,7 +81,16 @@ class RenderRequest(BaseModel):
     )
 
     character_id: str = Field(min_length=1, max_length=64, description="A registered character.")
-    emotion: Emotion = Field(description="One of the seven emotions.")
+    emotion: Emotion | None = Field(
+        None, description="One of the seven emotions; leave out when driving_video_id is given."
+    )
+    driving_video_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="A registered driving video whose motion the character follows.",
+    )
+    controls: FineControls | None = Field(None, description="Fine controls on top of the preset.")
     intensity: float = Field(DEFAULT_INTENSITY, ge=0.0, le=1.0, description="0 is neutral.")
     duration_ms: int = Field(2000, ge=200, le=10_000, description="Clip length.")
     fps: int = Field(25, ge=1, le=60, description="Frames a second.")
@@ -113,6 +122,12 @@ class RenderRequest(BaseModel):
         if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
         return value
+
+    @model_validator(mode="after")
+    def _one_motion_source(self) -> RenderRequest:
+        if (self.emotion is None) == (self.driving_video_id is None):
+            raise ValueError("give exactly one of emotion and driving_video_id")
+        return self
 
     @model_validator(mode="after")
     def _quality_needs_lossy_format(self) -> RenderRequest:

@@ -63,3 +63,25 @@ def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
 
     assert distance(none) == 0.0
     assert distance(strong) > distance(weak) > 0.0
+
+
+def test_fine_controls_are_drawn() -> None:
+    renderer = MockRenderer()
+    source = renderer.prepare("c", _portrait())
+    (plain,) = renderer.render_batch(source, _request(size=256), range(25, 26))
+    (refined,) = renderer.render_batch(
+        source, _request(size=256, controls={"smile": 0.5, "head_yaw": -10}), range(25, 26)
+    )
+    top = slice(0, 256 // 14)
+    assert not np.array_equal(plain[top], refined[top])
+    assert (refined[top] == 0).mean() > 0.5  # the caption band is drawn
+
+
+def test_a_driving_video_render_is_labelled() -> None:
+    renderer = MockRenderer()
+    source = renderer.prepare("c", _portrait())
+    request = RenderRequest.model_validate(
+        {"character_id": "c", "driving_video_id": "v1", "size": 256}
+    )
+    (frame,) = renderer.render_batch(source, request, range(0, 1))
+    assert frame.shape == (256, 256, 3)

@@ -26,7 +26,7 @@ def test_all_seven_emotions_are_accepted() -> None:
     names = {e.value for e in Emotion}
     assert names == {"neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"}
     for name in names:
-        assert RenderRequest.model_validate({**VALID, "emotion": name}).emotion.value == name
+        assert RenderRequest.model_validate({**VALID, "emotion": name}).emotion == Emotion(name)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,10 @@ def test_all_seven_emotions_are_accepted() -> None:
         ({"colour": "red"}, "colour"),
         ({"intensity": "very"}, "intensity"),
         ({"frame_format": "gif"}, "frame_format"),
+        ({"controls": {"smile": 2}}, "smile"),
+        ({"controls": {"head_yaw": -45}}, "head_yaw"),
+        ({"controls": {"mouth_open": -0.5}}, "mouth_open"),
+        ({"controls": {"wink": 1}}, "wink"),
         ({"frame_format": "jpeg", "quality": 0}, "quality"),
     ],
 )
@@ -54,6 +58,21 @@ def test_bad_values_are_refused_naming_the_field(change: dict[str, Any], field: 
     with pytest.raises(ValidationError) as caught:
         RenderRequest.model_validate({**VALID, **change})
     assert field in {str(part) for error in caught.value.errors() for part in error["loc"]}
+
+
+def test_exactly_one_of_emotion_and_driving_video() -> None:
+    with pytest.raises(ValidationError, match="exactly one of emotion and driving_video_id"):
+        RenderRequest.model_validate({"character_id": "c"})
+    with pytest.raises(ValidationError, match="exactly one of emotion and driving_video_id"):
+        RenderRequest.model_validate({**VALID, "driving_video_id": "v"})
+    driven = RenderRequest.model_validate({"character_id": "c", "driving_video_id": "v"})
+    assert driven.emotion is None
+
+
+def test_fine_controls_keep_only_what_was_given() -> None:
+    request = RenderRequest.model_validate({**VALID, "controls": {"smile": 0.5, "head_roll": -3}})
+    assert request.controls is not None
+    assert request.controls.given() == {"smile": 0.5, "head_roll": -3.0}
 
 
 def test_quality_is_refused_for_png() -> None:

@@ -31,6 +31,7 @@ EMOTION_TINTS: dict[Emotion, tuple[int, int, int]] = {
     Emotion.disgusted: (60, 160, 40),
 }
 MAX_TINT = 0.45
+NEUTRAL_TINT = EMOTION_TINTS[Emotion.neutral]
 
 
 @dataclass(frozen=True)
@@ -95,22 +96,31 @@ def _inject_fault(request: RenderRequest) -> None:
         time.sleep(3600)
 
 
+def _title(request: RenderRequest) -> str:
+    if request.emotion is not None:
+        return request.emotion.value.upper()
+    return f"DRIVEN BY {request.driving_video_id}"
+
+
 def _draw_frame(base: Image.Image, request: RenderRequest, index: int) -> Frame:
     total = request.frame_count
     level = intensity_at(request.intensity, total, index)
-    tint = Image.new("RGB", base.size, EMOTION_TINTS[request.emotion])
-    frame = Image.blend(base, tint, MAX_TINT * level)
+    colour = EMOTION_TINTS.get(request.emotion or Emotion.neutral, NEUTRAL_TINT)
+    frame = Image.blend(base, Image.new("RGB", base.size, colour), MAX_TINT * level)
     draw = ImageDraw.Draw(frame)
     size = request.size
     font = ImageFont.load_default(size=max(12, size // 16))
     small = ImageFont.load_default(size=max(10, size // 24))
     bar_height = size // 5
     draw.rectangle((0, size - bar_height, size, size), fill=(0, 0, 0))
-    draw.text(
-        (8, size - bar_height + 4), request.emotion.value.upper(), fill=(255, 255, 255), font=font
-    )
+    draw.text((8, size - bar_height + 4), _title(request), fill=(255, 255, 255), font=font)
     caption = f"intensity {request.intensity:.2f}  now {level:.2f}  frame {index + 1}/{total}"
     draw.text((8, size - bar_height // 2), caption, fill=(255, 255, 255), font=small)
+    controls = request.controls.given() if request.controls else {}
+    if controls:
+        text = "  ".join(f"{name} {value:+.2f}" for name, value in controls.items())
+        draw.rectangle((0, 0, size, size // 14), fill=(0, 0, 0))
+        draw.text((8, 2), text, fill=(255, 255, 255), font=small)
     bar_width = int((size - 16) * level)
-    draw.rectangle((8, size - 6, 8 + bar_width, size - 2), fill=EMOTION_TINTS[request.emotion])
+    draw.rectangle((8, size - 6, 8 + bar_width, size - 2), fill=colour)
     return np.asarray(frame, dtype=np.uint8)
