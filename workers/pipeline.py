@@ -24,6 +24,7 @@ from render_core.characters import CharacterStore
 from render_core.errors import UnsupportedImage
 from render_core.heartbeats import LEASE_TTL_S, lease_ttl
 from render_core.jobs import JobStore
+from render_core.logs import job_context
 from render_core.manifest import FrameEntry, ObjectEntry, RenderManifest
 from render_core.schema import JobRecord, JobStatus, OutputKind, RendererInfo, RenderRequest
 from render_core.storage import ObjectStore
@@ -97,7 +98,12 @@ def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> Atte
         services.events.attempt_finished("skipped")
         return AttemptOutcome(record=None)
     assert record.attempt_token is not None
-    token = record.attempt_token
+    with job_context(record.id, record.tenant, record.attempts):
+        return _run_claimed(services, record, record.attempt_token)
+
+
+def _run_claimed(services: RenderServices, record: JobRecord, token: str) -> AttemptOutcome:
+    job_id = record.id
     try:
         with LeaseKeeper(services.jobs.redis, token, services.lease_ttl_s):
             finished = _render(services, record)
