@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from render_core.manifest import RendererDescription
-from render_core.schema import RenderRequest
+from render_core.schema import Character, RenderRequest
 from render_core.settings import Settings
 
 Frame = NDArray[np.uint8]
@@ -38,7 +38,7 @@ class Renderer(Protocol):
         """Name, version and weights, for job records and manifests."""
         ...
 
-    def prepare(self, character_id: str, portrait: Frame) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame) -> PreparedSource:
         """Per-character work that every frame of every render of it can reuse."""
         ...
 

@@ -6,11 +6,16 @@ import numpy as np
 from PIL import Image
 
 from render_core.emotions import Emotion
-from render_core.schema import FrameFormat, RenderRequest
+from render_core.schema import Character, FrameFormat, RenderRequest
 from tests.conftest import SAMPLE_PORTRAIT
 from workers.encoding import encode_frame
 from workers.renderer import Renderer
 from workers.renderers.mock import MockRenderer
+
+
+CHARACTER = Character(
+    id="c", tenant="t", name=None, width=512, height=512, portrait_key="k", portrait_sha256="0"
+)
 
 
 def _portrait() -> np.ndarray:
@@ -30,15 +35,15 @@ def test_same_request_gives_byte_identical_frames() -> None:
     request = _request(size=256, duration_ms=400)
     first = MockRenderer()
     second = MockRenderer()
-    a = first.render_batch(first.prepare("c", _portrait()), request, range(10))
-    b = second.render_batch(second.prepare("c", _portrait()), request, range(10))
+    a = first.render_batch(first.prepare(CHARACTER, _portrait()), request, range(10))
+    b = second.render_batch(second.prepare(CHARACTER, _portrait()), request, range(10))
     for fmt in FrameFormat:
         assert [encode_frame(f, fmt) for f in a] == [encode_frame(f, fmt) for f in b]
 
 
 def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare("c", _portrait())
+    source = renderer.prepare(CHARACTER, _portrait())
     middle = {}
     for emotion in Emotion:
         (frame,) = renderer.render_batch(
@@ -51,7 +56,7 @@ def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:
 
 def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare("c", _portrait())
+    source = renderer.prepare(CHARACTER, _portrait())
     (strong,) = renderer.render_batch(source, _request(intensity=1.0), range(25, 26))
     (weak,) = renderer.render_batch(source, _request(intensity=0.2), range(25, 26))
     (none,) = renderer.render_batch(source, _request(intensity=0.0), range(25, 26))
@@ -67,7 +72,7 @@ def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
 
 def test_fine_controls_are_drawn() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare("c", _portrait())
+    source = renderer.prepare(CHARACTER, _portrait())
     (plain,) = renderer.render_batch(source, _request(size=256), range(25, 26))
     (refined,) = renderer.render_batch(
         source, _request(size=256, controls={"smile": 0.5, "head_yaw": -10}), range(25, 26)
@@ -79,7 +84,7 @@ def test_fine_controls_are_drawn() -> None:
 
 def test_a_driving_video_render_is_labelled() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare("c", _portrait())
+    source = renderer.prepare(CHARACTER, _portrait())
     request = RenderRequest.model_validate(
         {"character_id": "c", "driving_video_id": "v1", "size": 256}
     )

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from render_core.emotions import Emotion
 from render_core.errors import PermanentRenderError, TransientError
 from render_core.manifest import RendererDescription
-from render_core.schema import RenderRequest
+from render_core.schema import Character, RenderRequest
 from workers.envelope import intensity_at
 from workers.renderer import Frame, PreparedSource
 
@@ -63,7 +63,7 @@ class MockRenderer:
     def describe(self) -> RendererDescription:
         return RendererDescription(name=self.name, version=self.version, device="cpu")
 
-    def prepare(self, character_id: str, portrait: Frame) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame) -> PreparedSource:
         return MockSource(square=_square_crop(portrait))
 
     def render_batch(
