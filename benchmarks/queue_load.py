@@ -1,0 +1,191 @@
+"""Queue load: N small mock jobs submitted concurrently through the HTTP API.
+
+Starts its own redis-server, mock workers and the API on loopback, submits the jobs from
+a thread pool, waits for all of them, and prints jobs a second, enqueue and end-to-end
+latency percentiles, and, on the same Redis, the raw rate of Celery ``send_task``, so
+the cost of our API and job store shows as a ratio.
+
+    .venv/bin/python -m benchmarks.queue_load --jobs 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from render_core.jobs import JobStore
+from render_core.local_redis import LocalRedis, free_port
+from render_core.processes import ManagedProcess, wait_until
+from render_core.queue import make_celery
+from render_core.schema import JobRecord, JobStatus
+from render_core.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "render_core" / "assets" / "astronaut.png"
+JOB = {"emotion": "happy", "size": 256, "duration_ms": 200, "fps": 5, "outputs": ["frames"]}
+CLI = [sys.executable, "-m", "render_core.cli"]
+
+
+@dataclass
+class LoadResult:
+    jobs: int
+    succeeded: int
+    wall_s: float
+    submit_s: float
+    enqueue_ms: list[float]
+    end_to_end_ms: list[float]
+    raw_send_per_s: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _env(settings: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
+    env.update({f"RENDER_{k.upper()}": v for k, v in settings.items()})
+    env["RENDER_LOG_JSON"] = "false"
+    return env
+
+
+def raw_send_rate(settings: Settings, count: int) -> float:
+    """Celery's own publish rate on the same Redis, to a scratch queue nobody consumes."""
+    app = make_celery(settings)
+    queue = "load-scratch"
+    started = time.perf_counter()
+    for index in range(count):
+        app.send_task("load.noop", args=[str(index)], queue=queue)
+    elapsed = time.perf_counter() - started
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(queue)
+    app.close()
+    return count / elapsed
+
+
+def run_load(jobs: int, concurrency: int, workers: int, api_workers: int, root: Path) -> LoadResult:
+    with LocalRedis(data_dir=root / "redis") as redis_server:
+        values = {
+            "redis_url": redis_server.url,
+            "storage_url": (root / "storage").as_uri(),
+            "api_keys": "",
+            "renderer": "mock",
+        }
+        env = _env(values)
+        port = free_port()
+        api_url = f"http://127.0.0.1:{port}"
+        children = [
+            ManagedProcess(
+                [*CLI, "worker", "--name", f"load{i}", "--loglevel", "WARNING"],
+                env,
+                root / f"worker{i}.log",
+            )
+            for i in range(workers)
+        ]
+        api_args = [*CLI, "api", "--port", str(port), "--workers", str(api_workers)]
+        children.append(ManagedProcess(api_args, env, root / "api.log"))
+        try:
+            return _measure(api_url, Settings(**values), jobs, concurrency)  # type: ignore[arg-type]
+        finally:
+            for child in children:
+                child.stop()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> LoadResult:
+    wait_until(lambda: _ready(api_url), 60, "API ready")
+    with httpx.Client(base_url=api_url, timeout=60) as client:
+        character = client.post(
+            "/v1/characters", files={"portrait": ("a.png", SAMPLE.read_bytes())}
+        ).json()
+        body = {"character_id": character["id"], **JOB}
+        client.post("/v1/renders", json=body).raise_for_status()  # warm every path once
+        store = JobStore.from_url(settings.redis_url)
+        wait_until(lambda: store.count(JobStatus.succeeded) == 1, 60, "warm-up job")
+
+        def submit(_: int) -> tuple[str, float]:
+            started = time.perf_counter()
+            response = client.post("/v1/renders", json=body)
+            response.raise_for_status()
+            return str(response.json()["id"]), (time.perf_counter() - started) * 1000
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            submitted = list(pool.map(submit, range(jobs)))
+        submit_s = time.perf_counter() - started
+        ids = [job_id for job_id, _ in submitted]
+
+        def all_finished() -> bool:
+            done = sum(
+                store.count(s) for s in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+            )
+            return done >= jobs + 1
+
+        wait_until(all_finished, 1800, f"{jobs} jobs finishing", poll_s=0.2)
+        wall = time.perf_counter() - started
+    records: list[JobRecord] = [store.get(job_id) for job_id in ids]
+    end_to_end = [
+        (r.finished_at - r.created_at).total_seconds() * 1000 for r in records if r.finished_at
+    ]
+    return LoadResult(
+        jobs=jobs,
+        succeeded=sum(r.status == JobStatus.succeeded for r in records),
+        wall_s=wall,
+        submit_s=submit_s,
+        enqueue_ms=[latency for _, latency in submitted],
+        end_to_end_ms=end_to_end,
+        raw_send_per_s=raw_send_rate(settings, max(jobs, 1000)),
+    )
+
+
+def table(result: LoadResult) -> str:
+    rate = result.jobs / result.wall_s
+    api_rate = result.jobs / result.submit_s
+    enqueue, e2e = result.enqueue_ms, result.end_to_end_ms
+    rows = [
+        ("jobs submitted / succeeded", f"{result.jobs} / {result.succeeded}"),
+        ("throughput, submit to last finish", f"{rate:.1f} jobs/s ({result.wall_s:.1f} s)"),
+        ("API enqueue rate", f"{api_rate:.0f} jobs/s ({result.submit_s:.1f} s)"),
+        (
+            "enqueue latency p50 / p99",
+            f"{percentile(enqueue, 50):.1f} / {percentile(enqueue, 99):.1f} ms",
+        ),
+        (
+            "end-to-end latency p50 / p99",
+            f"{percentile(e2e, 50):.0f} / {percentile(e2e, 99):.0f} ms",
+        ),
+        ("raw Celery send_task rate", f"{result.raw_send_per_s:.0f} msgs/s"),
+        ("raw send_task / API enqueue", f"{result.raw_send_per_s / api_rate:.1f}x"),
+    ]
+    lines = ["| measure | value |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in rows)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> LoadResult:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="mock worker processes")
+    parser.add_argument("--api-workers", type=int, default=2, help="uvicorn processes")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="queue-load-") as root:
+        result = run_load(args.jobs, args.concurrency, args.workers, args.api_workers, Path(root))
+    print(table(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
