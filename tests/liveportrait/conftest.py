@@ -17,7 +17,10 @@ from workers.renderers.liveportrait.weight_rule import rule_tensors
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The kit lives in ../shared beside a checkout; a copy inside the checkout (ignored by git)
 # is how it travels to the GPU machine.
-KIT_CANDIDATES = (REPO_ROOT.parent / "shared" / "liveportrait", REPO_ROOT / "shared" / "liveportrait")
+KIT_CANDIDATES = (
+    REPO_ROOT.parent / "shared" / "liveportrait",
+    REPO_ROOT / "shared" / "liveportrait",
+)
 
 
 def kit_dir() -> Path:

@@ -12,7 +12,6 @@ from workers.encoding import encode_frame
 from workers.renderer import Renderer
 from workers.renderers.mock import MockRenderer
 
-
 CHARACTER = Character(
     id="c", tenant="t", name=None, width=512, height=512, portrait_key="k", portrait_sha256="0"
 )

@@ -52,7 +52,7 @@ def raw_manifest() -> dict[str, Any]:
 
 
 def _relative_path(hf_path: str) -> str:
-    """Path inside a weights directory laid out like upstream's ``pretrained_weights/liveportrait``."""
+    """Path inside a weights directory laid out like upstream's ``liveportrait`` folder."""
     return hf_path.removeprefix("liveportrait/")
 
 

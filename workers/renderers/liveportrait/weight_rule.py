@@ -47,7 +47,8 @@ def _draw(spec: FileSpec, tensor: TensorSpec, rule: Mapping[str, Any]) -> Array:
         value = z / np.linalg.norm(z)
     else:
         raise ValueError(f"weight rule has no role {role!r} (tensor {tensor.key})")
-    return value.astype(np.float32)
+    result: Array = value.astype(np.float32)
+    return result
 
 
 def rule_tensors(spec: FileSpec) -> dict[str, Array]:
