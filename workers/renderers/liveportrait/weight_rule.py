@@ -22,7 +22,8 @@ Array = NDArray[Any]
 
 def _uniform_unit_variance(seed_text: str, shape: tuple[int, ...]) -> NDArray[np.float64]:
     rng = np.random.Generator(np.random.PCG64(zlib.crc32(seed_text.encode("utf-8"))))
-    return (2.0 * rng.random(size=shape, dtype=np.float64) - 1.0) * np.sqrt(3.0)
+    uniform: NDArray[np.float64] = rng.random(size=shape, dtype=np.float64)
+    return (2.0 * uniform - 1.0) * float(np.sqrt(3.0))
 
 
 def _draw(spec: FileSpec, tensor: TensorSpec, rule: Mapping[str, Any]) -> Array:
