@@ -128,19 +128,20 @@ class QueueCollector(Collector):
         failed.add_metric([], self.jobs.count(JobStatus.failed))
         oldest = GaugeMetricFamily(
             "avatar_render_oldest_queued_job_age_seconds",
-            "Age of the oldest queued job (0 when none waits).",
+            "Seconds since the oldest queued job was created (0 when none waits).",
         )
         oldest.add_metric([], self._oldest_queued_age_s())
         return [by_status, depth, failed, oldest]
 
     def _oldest_queued_age_s(self) -> float:
-        for job_id in self.jobs.ids_with_status(JobStatus.queued, 1):
-            try:
-                record = self.jobs.get(job_id)
-            except NotFound:  # it moved on between the two reads
-                return 0.0
-            return max((utc_now() - record.created_at).total_seconds(), 0.0)
-        return 0.0
+        oldest = self.jobs.ids_with_status(JobStatus.queued, 1)
+        if not oldest:
+            return 0.0
+        try:
+            record = self.jobs.get(oldest[0])
+        except NotFound:  # it moved on between the two reads
+            return 0.0
+        return max((utc_now() - record.created_at).total_seconds(), 0.0)
 
 
 def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:

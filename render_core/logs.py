@@ -82,6 +82,7 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # warnings become log lines too, not stray stderr text
     for name in SELF_CONFIGURED_LOGGERS:
         library = logging.getLogger(name)
         library.handlers.clear()
