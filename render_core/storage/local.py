@@ -12,6 +12,15 @@ from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
 from render_core.storage.base import ObjectInfo, validate_key
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class LocalStore:
     """Objects are files under ``root``; writes go to a temporary file and are renamed."""
 
@@ -35,6 +44,9 @@ class LocalStore:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            # mkstemp makes 0600 files; objects are shared by the API and workers that may
+            # run as other users, so give them the permissions a plain create would.
+            os.fchmod(fd, 0o666 & ~_UMASK)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     if isinstance(write, bytes):

@@ -23,7 +23,7 @@ import pytest
 
 from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
 from render_core.settings import Settings
-from render_core.storage import ObjectInfo, ObjectStore, open_store
+from render_core.storage import LocalStore, ObjectInfo, ObjectStore, open_store
 from render_core.storage.s3 import S3Store, parse_s3_url
 from tests.seaweed import (
     READER_ACCESS_KEY,
@@ -431,3 +431,11 @@ def test_a_stopped_server_raises_storage_unavailable_in_bounded_time(
         with pytest.raises(ConfigurationError, match="cannot be used"):
             store.check()
         assert time.monotonic() - started < 15
+
+
+def test_local_objects_get_the_permissions_of_a_plain_create(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a worker running as another user must read the API's files."""
+    store = LocalStore(tmp_path)
+    store.put_bytes("a/b.bin", b"x", "application/octet-stream")
+    (tmp_path / "plain").write_bytes(b"x")
+    assert (tmp_path / "a" / "b.bin").stat().st_mode == (tmp_path / "plain").stat().st_mode
