@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from workers.renderers.liveportrait.manifest import file_specs
+from workers.renderers.liveportrait.synthetic_weights import write_synthetic_weights
 from workers.renderers.liveportrait.weight_rule import rule_tensors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +65,16 @@ def assert_image_matches_golden(actual: np.ndarray, name: str, key: str) -> None
 def rule_weights() -> dict[str, dict[str, np.ndarray]]:
     """Rule-v1 tensors for every checkpoint file, keyed by file name then manifest key."""
     return {spec.file: rule_tensors(spec) for spec in file_specs()}
+
+
+@pytest.fixture(scope="session")
+def synthetic_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The rule weights written once per session in the official layout; the 520 MB are
+    removed afterwards rather than left in pytest's kept temporary directories."""
+    weights_dir = tmp_path_factory.mktemp("liveportrait_weights")
+    write_synthetic_weights(weights_dir)
+    yield weights_dir
+    shutil.rmtree(weights_dir, ignore_errors=True)
 
 
 GoldenLoader = Callable[[str], dict[str, np.ndarray]]
