@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from producer_api.errors import install_error_handlers
 from producer_api.metrics import install_metrics
-from producer_api.routes import characters, health, outputs, renders
+from producer_api.routes import characters, driving_videos, health, outputs, renders
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
+from render_core.driving_videos import DrivingVideoStore
+from render_core.faces.loading import load_face_detector
 from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
@@ -47,13 +49,15 @@ def create_app(settings: Settings) -> FastAPI:
         redis=client,
         jobs=jobs,
         characters=CharacterStore(client),
+        driving_videos=DrivingVideoStore(client),
+        faces=load_face_detector(settings.face_models_dir),
         store=store,
         celery=make_celery(settings),
         idempotency=IdempotencyStore(client),
     )
     install_error_handlers(app)
     install_metrics(app, jobs, render_queues(settings))
-    for module in (health, characters, renders, outputs):
+    for module in (health, characters, driving_videos, renders, outputs):
         app.include_router(module.router)
     return app
 

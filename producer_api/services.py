@@ -10,6 +10,8 @@ from celery import Celery
 from fastapi import Depends, Request
 
 from render_core.characters import CharacterStore
+from render_core.driving_videos import DrivingVideoStore
+from render_core.faces.candidates import FaceDetector
 from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
 from render_core.settings import Settings
@@ -22,6 +24,8 @@ class ApiServices:
     redis: redis.Redis
     jobs: JobStore
     characters: CharacterStore
+    driving_videos: DrivingVideoStore
+    faces: FaceDetector
     store: ObjectStore
     celery: Celery
     idempotency: IdempotencyStore

@@ -7,7 +7,9 @@ and says whether retrying can help; the task layer retries only ``TransientError
     ├── InvalidInput              permanent, 4xx: the client sent something we cannot use
     │   ├── UnsupportedImage          not a PNG/JPEG/WebP still image, or undecodable
     │   ├── ImageTooLarge             over the byte or pixel limits
-    │   └── NoFaceFound               no face in the portrait
+    │   ├── NoFaceFound               no face in the portrait
+    │   ├── UnsupportedVideo          not an mp4 or webm video, or undecodable
+    │   └── VideoTooLarge             over the byte or frame-size limits
     ├── NotFound                  404: unknown, or another tenant's
     ├── Conflict                  409: the resource is in the wrong state for that
     ├── OutputsExpired            410: the render's outputs were deleted by retention
@@ -67,6 +69,20 @@ class NoFaceFound(InvalidInput):
 
     code = "no_face_found"
     http_status = 422
+
+
+class UnsupportedVideo(InvalidInput):
+    """Not an mp4 or webm video, or not decodable to its end."""
+
+    code = "unsupported_video"
+    http_status = 415
+
+
+class VideoTooLarge(InvalidInput):
+    """Over the byte or frame-size limits."""
+
+    code = "video_too_large"
+    http_status = 413
 
 
 class NotFound(RenderServiceError):

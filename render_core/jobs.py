@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 import redis
@@ -328,5 +329,20 @@ class JobStore:
             record.attempt_token = None
             record.finished_at = None
             record.progress.frames_done = 0
+            record.outputs_expired = False  # the new attempt writes new outputs
+
+        return self._update(job_id, change)
+
+    def mark_outputs_expired(self, job_id: str, finished_at: datetime) -> JobRecord:
+        """Retention deleted the outputs of the finish at ``finished_at``; the API answers 410.
+
+        Refused (``Conflict``) when the job has moved on since retention judged it (a
+        manual retry), so that a new attempt's outputs are never reported gone.
+        """
+
+        def change(record: JobRecord) -> None:
+            if not record.status.is_terminal or record.finished_at != finished_at:
+                raise Conflict(f"job {job_id} is {record.status.value}: it has run again")
+            record.outputs_expired = True
 
         return self._update(job_id, change)

@@ -30,3 +30,8 @@ def clip_key(prefix: str) -> str:
 
 def manifest_key(prefix: str) -> str:
     return f"{prefix}manifest.json"
+
+
+def driving_video_key(video_id: str, container: str) -> str:
+    """``container`` is ``mp4`` or ``webm``: the stored file keeps its format's extension."""
+    return f"driving_videos/{video_id}/video.{container}"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from render_core.emotions import DEFAULT_INTENSITY, Emotion, FineControls
+from render_core.faces.region import DetectedFace, FaceRegion
 
 MAX_METADATA_BYTES = 4096
 
@@ -219,16 +220,24 @@ class JobView(BaseModel):
         )
 
 
-class Character(BaseModel):
-    """A registered portrait."""
+class TenantRecord(BaseModel):
+    """Something a tenant registered and only that tenant may see."""
 
     id: str
     tenant: str
+
+
+class Character(TenantRecord):
+    """A registered portrait."""
+
     name: str | None
     width: int
     height: int
     portrait_key: str
     portrait_sha256: str
+    face: FaceRegion | None = Field(
+        None, description="The face and its crop, found at registration (None before faces)."
+    )
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -237,6 +246,7 @@ class CharacterView(BaseModel):
     name: str | None
     width: int
     height: int
+    face: DetectedFace | None
     created_at: datetime
 
     @classmethod

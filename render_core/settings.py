@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     orphan_age_s: float = Field(
         30.0, gt=0, description="A queued job with no sent message is re-sent after this long."
     )
+    encode_threads: int = Field(
+        8, ge=1, le=64, description="Threads that encode and store a batch's frames."
+    )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
     renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
     mock_frame_delay_s: float = Field(0.0, ge=0, description="Mock renderer sleep per frame.")
@@ -61,6 +64,18 @@ class Settings(BaseSettings):
         False, description="Let the mock renderer obey metadata.mock_fault (tests only)."
     )
     weights_dir: Path = Field(Path("pretrained_weights/liveportrait"), description="Checkpoints.")
+    device: str = Field("cuda:0", description="LivePortrait worker device: cuda, cuda:N or cpu.")
+    precision: Literal["fp16", "fp32"] = Field(
+        "fp16", description="LivePortrait on CUDA: fp16 autocast (upstream's default) or fp32."
+    )
+    source_cache_size: int = Field(
+        32, ge=1, description="Prepared portraits a LivePortrait worker keeps in device memory."
+    )
+    face_models_dir: Path = Field(
+        Path("pretrained_weights"),
+        description="LivePortrait's bundle root (insightface/models/buffalo_l/*.onnx); "
+        "without it faces are found by a bundled cascade.",
+    )
     s3_endpoint_url: str = Field("", description="S3 endpoint; empty for AWS.")
     s3_public_url: str = Field("", description="Endpoint that clients reach, used for signing.")
     s3_region: str = Field("us-east-1", description="S3 region name.")

@@ -29,6 +29,9 @@ ACCESS_KEY = "render-test-access"
 SECRET_KEY = "render-test-secret-0123456789"
 READER_ACCESS_KEY = "render-test-reader"
 READER_SECRET_KEY = "render-test-reader-secret-0123456789"
+# A writer that tests revoke by restarting the server without it (credentials gone bad).
+WRITER_ACCESS_KEY = "render-test-writer"
+WRITER_SECRET_KEY = "render-test-writer-secret-0123456789"
 REGION = "us-east-1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -65,11 +68,24 @@ def distinct_free_ports(count: int) -> list[int]:
 
 @dataclass
 class SeaweedServer:
-    """A running ``weed server``; ``endpoint_url`` is its S3 gateway."""
+    """A running ``weed server``; ``endpoint_url`` is its S3 gateway.
 
-    process: subprocess.Popen[bytes]
-    s3_port: int
-    log_path: Path
+    ``restart`` starts it again on the same ports and data directory, as an operator
+    would after an outage, optionally without the writer identity.
+    """
+
+    weed: Path
+    workdir: Path
+    ports: dict[str, int]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def s3_port(self) -> int:
+        return self.ports["s3.port"]
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "weed.log"
 
     @property
     def endpoint_url(self) -> str:
@@ -91,15 +107,33 @@ class SeaweedServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """Kill it: ``weed server`` lingers for many seconds after SIGTERM, and its data is
-        thrown away with the temporary directory anyway."""
+        """Kill it, as a crash or a lost host would: ``weed server`` lingers for many seconds
+        after SIGTERM. What it acknowledged is on disk, and a restart finds it."""
+        if self.process is None:
+            return
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=STOP_TIMEOUT_S)
 
+    def start(self, *, writer_enabled: bool = True) -> None:
+        """Start it (again) and wait until it takes writes; the data directory is kept."""
+        _write_s3_config(self.workdir / "s3.json", writer_enabled)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                _command(self.weed, self.workdir, self.ports),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+            )
+        _wait_until_writable(self, self.process)
 
-def _write_s3_config(path: Path) -> None:
-    """An administrator, and a reader who may only read and list."""
+    def restart(self, *, writer_enabled: bool = True) -> None:
+        self.stop()
+        self.start(writer_enabled=writer_enabled)
+
+
+def _write_s3_config(path: Path, writer_enabled: bool) -> None:
+    """An administrator, a reader who may only read and list, and (unless revoked) a writer."""
     identities = [
         {
             "name": "render-test",
@@ -112,14 +146,21 @@ def _write_s3_config(path: Path) -> None:
             "actions": ["Read", "List"],
         },
     ]
+    if writer_enabled:
+        identities.append(
+            {
+                "name": "render-test-writer",
+                "credentials": [{"accessKey": WRITER_ACCESS_KEY, "secretKey": WRITER_SECRET_KEY}],
+                "actions": ["Read", "Write", "List"],
+            }
+        )
     path.write_text(json.dumps({"identities": identities}))
 
 
 def _command(weed: Path, workdir: Path, ports: dict[str, int]) -> list[str]:
     data_dir = workdir / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(exist_ok=True)
     s3_config = workdir / "s3.json"
-    _write_s3_config(s3_config)
     return [
         str(weed),
         "server",
@@ -137,22 +178,22 @@ def _command(weed: Path, workdir: Path, ports: dict[str, int]) -> list[str]:
         f"-filer.localSocket={workdir / 'filer.sock'}",
         f"-s3.localSocket={workdir / 's3.sock'}",
         "-master.telemetry=false",
+        # One master: a restart should not wait out the default 10 s election timeout.
+        "-master.electionTimeout=1s",
         "-master.volumeSizeLimitMB=64",
         "-volume.max=0",
         "-volume.preStopSeconds=0",
     ]
 
 
-def _wait_until_writable(server: SeaweedServer) -> None:
+def _wait_until_writable(server: SeaweedServer, process: subprocess.Popen[bytes]) -> None:
     """The S3 gateway answers before the volume server takes writes: wait for both."""
     deadline = time.monotonic() + START_TIMEOUT_S
     client = server.admin_client()
     last_error: Exception | None = None
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"weed exited with {server.process.returncode}:\n{server.log_tail()}"
-            )
+        if process.poll() is not None:
+            raise RuntimeError(f"weed exited with {process.returncode}:\n{server.log_tail()}")
         try:
             httpx.get(server.endpoint_url, timeout=1.0)
             client.create_bucket(Bucket="readiness-probe")
@@ -172,14 +213,9 @@ def _wait_until_writable(server: SeaweedServer) -> None:
 def running_seaweed(weed: Path, workdir: Path) -> Iterator[SeaweedServer]:
     """Start ``weed server`` in ``workdir``, yield it once it takes writes, always stop it."""
     ports = dict(zip(PORT_NAMES, distinct_free_ports(len(PORT_NAMES)), strict=True))
-    log_path = workdir / "weed.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            _command(weed, workdir, ports), stdout=log, stderr=subprocess.STDOUT, cwd=workdir
-        )
-    server = SeaweedServer(process=process, s3_port=ports["s3.port"], log_path=log_path)
+    server = SeaweedServer(weed=weed, workdir=workdir, ports=ports)
     try:
-        _wait_until_writable(server)
+        server.start()
         yield server
     finally:
         server.stop()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -14,7 +16,7 @@ from render_core.local_redis import free_port
 from render_core.processes import ManagedProcess, wait_until
 from render_core.queue import make_celery
 from render_core.settings import Settings
-from tests.conftest import child_env
+from tests.conftest import SAMPLE_PORTRAIT, child_env
 
 CLI = [sys.executable, "-m", "render_core.cli"]
 
@@ -54,6 +56,32 @@ class Stack:
             worker.stop()
         if self.api is not None:
             self.api.stop()
+
+
+def register_portrait(
+    client: httpx.Client, data: bytes = b"", name: str = "astronaut"
+) -> dict[str, Any]:
+    """Register a portrait (the bundled sample by default) and return the character."""
+    body = data or SAMPLE_PORTRAIT.read_bytes()
+    response = client.post(
+        "/v1/characters", files={"portrait": ("p.png", body)}, data={"name": name}
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def wait_for_job(
+    client: httpx.Client, job_id: str, timeout_s: float = 120.0, poll_s: float = 0.1
+) -> dict[str, Any]:
+    """Poll the API until the job is finished; TimeoutError otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/v1/renders/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(poll_s)
+    raise TimeoutError(f"job {job_id} did not finish within {timeout_s} s")
 
 
 def _answers(url: str) -> bool:

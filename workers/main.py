@@ -6,6 +6,7 @@ import socket
 
 from render_core.queue import render_queues
 from render_core.settings import Settings
+from render_core.storage import open_store
 from workers.celery_app import create_worker_app
 
 
@@ -34,6 +35,9 @@ def run_worker(
     name: str | None = None,
     loglevel: str = "INFO",
 ) -> None:
+    # A missing bucket or refused credentials stop the worker here, before Celery forks:
+    # the pool children check again, but their failed set-up is only logged.
+    open_store(settings).check()
     consumed = queues or render_queues(settings)
     app = create_worker_app(settings, consumed)
     app.worker_main(worker_argv(settings, consumed, concurrency, name, loglevel))

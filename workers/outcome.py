@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.utils.time import get_exponential_backoff_interval
 
 from render_core.errors import (
     PermanentRenderError,
@@ -49,12 +49,11 @@ def classify_failure(exc: BaseException) -> RenderServiceError:
 
 
 def backoff_delay(attempts: int, base_s: float, max_s: float) -> float:
-    """Exponential backoff with full jitter, as Celery computes it for its own retries."""
-    return float(
-        get_exponential_backoff_interval(
-            factor=base_s, retries=max(0, attempts - 1), maximum=max_s, full_jitter=True
-        )
-    )
+    """Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(n-1))].
+
+    Our own arithmetic rather than Celery's helper, which takes whole seconds only.
+    """
+    return random.uniform(0.0, min(max_s, base_s * 2 ** max(0, attempts - 1)))
 
 
 def settle_failure(
@@ -77,8 +76,8 @@ def settle_failure(
         return None
     error = JobError(code=exc.code, message=exc.message, retryable=exc.retryable)
     if exc.retryable and record.attempts < policy.max_attempts:
-        jobs.requeue(job_id, token, error)
         delay = backoff_delay(record.attempts, policy.backoff_s, policy.backoff_max_s)
+        jobs.requeue(job_id, token, error)
         return RetryPlan(delay_s=delay)
     jobs.fail(job_id, token, error)
     return None

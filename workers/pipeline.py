@@ -13,6 +13,7 @@ import io
 import logging
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from workers.encoding import Mp4Writer, encode_frame
 from workers.events import NoEvents, RenderEvents
 from workers.lease import LeaseKeeper
 from workers.outcome import RetryPlan, RetryPolicy, classify_failure, settle_failure
-from workers.renderer import Frame, Renderer
+from workers.renderer import Frame, PreparedSource, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class RenderServices:
     renderer: Renderer
     batch_size: int
     retry_policy: RetryPolicy
+    encode_threads: int = 4
     lease_ttl_s: int = LEASE_TTL_S
     events: RenderEvents = field(default_factory=NoEvents)
 
@@ -61,6 +63,9 @@ class AttemptOutcome:
 
 @dataclass
 class _Timings:
+    """Milliseconds per stage, summed over batches. ``encode_frames`` is the wall time until
+    a batch's frames are encoded and stored; it overlaps ``encode_mp4``."""
+
     started: float = field(default_factory=time.perf_counter)
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -146,38 +151,15 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     timings.add("prepare_source", t)
     services.events.source_prepared(source.from_cache, time.perf_counter() - t)
 
-    total = request.frame_count
-    frame_entries: list[FrameEntry] = []
-    want_frames = OutputKind.frames in request.outputs
-    want_clip = OutputKind.mp4 in request.outputs
     with tempfile.TemporaryDirectory(prefix="render-") as workdir:
         clip_path = Path(workdir) / "clip.mp4"
-        writer = Mp4Writer(clip_path, request.fps, request.size) if want_clip else None
-        try:
-            for start in range(0, total, services.batch_size):
-                indices = range(start, min(total, start + services.batch_size))
-                t = time.perf_counter()
-                frames = services.renderer.render_batch(source, request, indices)
-                timings.add("render", t)
-                services.events.frames_rendered(len(frames), time.perf_counter() - t)
-                for index, frame in zip(indices, frames, strict=True):
-                    if writer is not None:
-                        t = time.perf_counter()
-                        writer.write(frame)
-                        timings.add("encode_mp4", t)
-                    if want_frames:
-                        entry = _write_frame(services, prefix, request, index, frame, timings)
-                        frame_entries.append(entry)
-                current = services.jobs.record_progress(record.id, token, indices.stop)
-                if current.cancel_requested:
-                    return _cancel(services, record.id, token, prefix)
-        finally:
-            if writer is not None:
-                t = time.perf_counter()
-                writer.close()
-                timings.add("encode_mp4", t)
+        frame_entries = _render_frames(services, record, source, clip_path, timings)
+        if frame_entries is None:
+            return _cancel(services, record.id, token, prefix)
+        want_clip = OutputKind.mp4 in request.outputs
         clip = _write_clip(services, prefix, clip_path, timings) if want_clip else None
 
+    total = request.frame_count
     manifest = RenderManifest(
         job_id=record.id,
         attempt=record.attempts,
@@ -203,21 +185,65 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     return services.jobs.succeed(record.id, token, manifest_key, prefix)
 
 
-def _write_frame(
+def _render_frames(
     services: RenderServices,
-    prefix: str,
-    request: RenderRequest,
-    index: int,
-    frame: Frame,
+    record: JobRecord,
+    source: PreparedSource,
+    clip_path: Path,
     timings: _Timings,
+) -> list[FrameEntry] | None:
+    """Render in batches; each batch's frames are encoded and stored by a thread pool while
+    this thread feeds the mp4 encoder. None when the job was cancelled meanwhile."""
+    request = record.request
+    assert record.attempt_token is not None
+    prefix = keys.attempt_prefix(record.id, record.attempts)
+    want_frames = OutputKind.frames in request.outputs
+    writer = (
+        Mp4Writer(clip_path, request.fps, request.size)
+        if OutputKind.mp4 in request.outputs
+        else None
+    )
+    entries: list[FrameEntry] = []
+    try:
+        with ThreadPoolExecutor(max_workers=services.encode_threads) as pool:
+            for start in range(0, request.frame_count, services.batch_size):
+                indices = range(start, min(request.frame_count, start + services.batch_size))
+                t = time.perf_counter()
+                frames = services.renderer.render_batch(source, request, indices)
+                timings.add("render", t)
+                services.events.frames_rendered(len(frames), time.perf_counter() - t)
+                t = time.perf_counter()
+                stored = [
+                    pool.submit(_store_frame, services.store, prefix, request, index, frame)
+                    for index, frame in zip(indices, frames, strict=True)
+                    if want_frames
+                ]
+                if writer is not None:
+                    for frame in frames:
+                        writer.write(frame)
+                    timings.add("encode_mp4", t)
+                entries += [future.result() for future in stored]
+                timings.add("encode_frames", t)
+                current = services.jobs.record_progress(
+                    record.id, record.attempt_token, indices.stop
+                )
+                if current.cancel_requested:
+                    return None
+    finally:
+        if writer is not None:
+            t = time.perf_counter()
+            writer.close()
+            timings.add("encode_mp4", t)
+    return entries
+
+
+def _store_frame(
+    store: ObjectStore, prefix: str, request: RenderRequest, index: int, frame: Frame
 ) -> FrameEntry:
-    t = time.perf_counter()
+    """Encode and upload one frame; runs in the pool (encoders and uploads release the GIL)."""
     data = encode_frame(frame, request.frame_format, request.quality)
-    timings.add("encode_frames", t)
     key = keys.frame_key(prefix, index, request.frame_format.value)
-    t = time.perf_counter()
-    services.store.put_bytes(key, data, request.frame_format.media_type)
-    timings.add("storage_writes", t)
+    store.put_bytes(key, data, request.frame_format.media_type)
     return FrameEntry(index=index, key=key, size=len(data), sha256=_sha256(data))
 
 

@@ -55,4 +55,8 @@ def load_renderer(settings: Settings) -> Renderer:
         from workers.renderers.mock import MockRenderer
 
         return MockRenderer(frame_delay_s=settings.mock_frame_delay_s, faults=settings.mock_faults)
+    if settings.renderer == "liveportrait":
+        from workers.renderers.liveportrait.renderer import LivePortraitRenderer
+
+        return LivePortraitRenderer(settings)
     raise ValueError(f"renderer {settings.renderer!r} is not available in this build")

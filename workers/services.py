@@ -44,6 +44,7 @@ def build_services(settings: Settings) -> RenderServices:
         renderer=renderer,
         batch_size=settings.frame_batch_size,
         lease_ttl_s=settings.lease_ttl_s,
+        encode_threads=settings.encode_threads,
         retry_policy=RetryPolicy(
             max_attempts=settings.max_attempts,
             backoff_s=settings.retry_backoff_s,

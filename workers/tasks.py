@@ -15,8 +15,10 @@ from workers.services import current_services
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    @app.task(name=RENDER_TASK, bind=True)  # type: ignore[untyped-decorator]
+    # The job store counts attempts (RENDER_MAX_ATTEMPTS); Celery's own limit must not
+    # cut in first. ``retry(max_retries=None)`` alone means "the task's default", which is 3.
+    @app.task(name=RENDER_TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def render(self: Task, job_id: str) -> None:
         outcome = run_attempt(current_services(settings), job_id, str(self.request.hostname))
         if outcome.retry is not None:
-            raise self.retry(countdown=outcome.retry.delay_s, max_retries=None)
+            raise self.retry(countdown=outcome.retry.delay_s)

@@ -18,6 +18,7 @@ from producer_api.portraits import MAX_PORTRAIT_BYTES, validate_portrait
 from producer_api.services import Services
 from render_core import keys
 from render_core.errors import ImageTooLarge
+from render_core.faces.portrait import decode_rgb, locate_face
 from render_core.schema import Character, CharacterView
 
 router = APIRouter(prefix="/v1/characters", tags=["characters"], responses=ERROR_RESPONSES)
@@ -43,11 +44,14 @@ def _read_limited(upload: UploadFile) -> bytes:
     summary="Register a character portrait",
     description=(
         "Multipart upload, file field `portrait` (PNG, JPEG or WebP; at most 10 MB and "
-        "4096 px a side; decoded completely and stored as RGB PNG), optional `name`."
+        "4096 px a side; decoded completely and stored as RGB PNG), optional `name`. "
+        "The portrait must show a face: the largest one is animated, and its box and "
+        "crop are computed here, once."
     ),
     responses={
         413: {"model": ErrorBody, "description": "Over the byte or pixel limits."},
         415: {"model": ErrorBody, "description": "Not a still PNG, JPEG or WebP image."},
+        422: {"model": ErrorBody, "description": "No face found (`no_face_found`)."},
     },
 )
 def register_character(
@@ -58,6 +62,7 @@ def register_character(
 ) -> CharacterView:
     data = _read_limited(portrait)
     checked = validate_portrait(data)
+    face = locate_face(services.faces, decode_rgb(checked.png))
     character_id = uuid.uuid4().hex
     character = Character(
         id=character_id,
@@ -67,6 +72,7 @@ def register_character(
         height=checked.height,
         portrait_key=keys.portrait_key(character_id),
         portrait_sha256=hashlib.sha256(checked.png).hexdigest(),
+        face=face,
     )
     services.store.put_bytes(character.portrait_key, checked.png, "image/png")
     services.characters.save(character)

@@ -51,6 +51,18 @@ def _check_characters(services: ApiServices, tenant: str, requests: list[RenderR
             ) from exc
 
 
+def _check_driving_videos(
+    services: ApiServices, tenant: str, requests: list[RenderRequest]
+) -> None:
+    for video_id in {r.driving_video_id for r in requests if r.driving_video_id}:
+        try:
+            services.driving_videos.get_for_tenant(tenant, video_id)
+        except NotFound as exc:
+            raise NotFound(
+                f"driving video {video_id} not found", code="driving_video_not_found"
+            ) from exc
+
+
 def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
     """Send one message per job; a job whose message could not be sent is failed, not lost."""
     for position, record in enumerate(records):
@@ -72,6 +84,7 @@ def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
 
 def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:
     _check_characters(services, tenant, requests)
+    _check_driving_videos(services, tenant, requests)
     records = [
         JobRecord(id=uuid.uuid4().hex, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
         for r in requests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from render_core.cli.roles import load_role
+from render_core.cli.storage import storage_app
 from render_core.emotions import DEFAULT_INTENSITY, Emotion
 from render_core.errors import RenderServiceError
 from render_core.logs import configure_logging
@@ -20,6 +22,7 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(no_args_is_help=True, help="Operate on jobs: the failed list, retries.")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(storage_app, name="storage")
 
 
 def _settings() -> Settings:
@@ -46,6 +49,13 @@ def worker(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 0 if the worker (--name) or any is alive.")
     ] = False,
+    device: Annotated[str | None, typer.Option(help="LivePortrait: cuda:0, cuda or cpu.")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="LivePortrait on CUDA: fp16 (autocast) or fp32.")
+    ] = None,
+    all_gpus: Annotated[
+        bool, typer.Option("--all-gpus", help="One LivePortrait worker per GPU: gpu0, gpu1, ...")
+    ] = False,
 ) -> None:
     """Consume the render queues with one renderer (or, with --check, probe the heartbeats)."""
     settings = _settings()
@@ -55,8 +65,17 @@ def worker(
         result = probe_worker(settings.redis_url, name)
         typer.echo(result.reason, err=not result.alive)
         raise typer.Exit(0 if result.alive else 1)
-    if renderer is not None:
-        settings = settings.model_copy(update={"renderer": renderer})
+    if all_gpus:
+        # Each child runs this command again, pinned to its card, so only flags travel.
+        flags = ["--renderer", "liveportrait", "--device", "cuda:0", "--loglevel", loglevel]
+        flags += ["--queues", queues] if queues else []
+        flags += ["--precision", precision] if precision else []
+        raise typer.Exit(load_role("workers.gpu_fleet").run_gpu_fleet(flags, name or "gpu"))
+    chosen = {"renderer": renderer, "device": device, "precision": precision}
+    updates = {key: value for key, value in chosen.items() if value is not None}
+    settings = Settings.model_validate({**settings.model_dump(), **updates})
+    if settings.renderer == "liveportrait":
+        load_role("workers.renderers.liveportrait.preflight").check_worker_can_start(settings)
     queue_list = [q for q in (queues or "").split(",") if q] or None
     load_role("workers.main").run_worker(settings, queue_list, concurrency, name, loglevel)
 
@@ -166,8 +185,19 @@ def jobs_retry(
         typer.echo(f"{record.id}\tre-enqueued")
 
 
+def _mount_weights_commands() -> None:
+    """``avatar-render weights`` lives with the LivePortrait code (a worker role); it is
+    mounted at start rather than imported here, so render_core never imports workers."""
+    try:
+        weights = importlib.import_module("workers.renderers.liveportrait.weights_cli")
+    except ImportError:
+        return
+    app.add_typer(weights.app, name="weights")
+
+
 def main() -> None:
     configure_logging(_settings())
+    _mount_weights_commands()
     try:
         app()
     except RenderServiceError as exc:

@@ -14,7 +14,7 @@ import pytest
 
 from render_core.local_redis import LocalRedis
 from tests.conftest import SAMPLE_PORTRAIT, child_env
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, register_portrait, running_stack, wait_for_job
 from tests.unit.test_portraits import animated_gif, png_bytes, png_claiming
 
 pytestmark = pytest.mark.integration
@@ -37,26 +37,6 @@ def _client(stack: Stack, key: str | None = KEY_A) -> httpx.Client:
     return httpx.Client(base_url=stack.api_url, headers=headers, timeout=30.0)
 
 
-def _register(client: httpx.Client, data: bytes = b"", name: str = "astronaut") -> dict[str, Any]:
-    body = data or SAMPLE_PORTRAIT.read_bytes()
-    response = client.post(
-        "/v1/characters", files={"portrait": ("p.png", body)}, data={"name": name}
-    )
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _wait(client: httpx.Client, job_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/v1/renders/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.1)
-    raise TimeoutError(job_id)
-
-
 def _storage_files(stack: Stack) -> set[str]:
     return {
         p.relative_to(stack.storage_dir).as_posix()
@@ -67,7 +47,7 @@ def _storage_files(stack: Stack) -> set[str]:
 
 def test_all_seven_emotions_render_and_verify(stack: Stack) -> None:
     with _client(stack) as client:
-        character = _register(client)
+        character = register_portrait(client)
         assert (character["width"], character["height"]) == (512, 512)
         emotions = ["neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"]
         batch = {
@@ -78,7 +58,7 @@ def test_all_seven_emotions_render_and_verify(stack: Stack) -> None:
         jobs = response.json()["jobs"]
         assert [j["status"] for j in jobs] == ["queued"] * 7
         for job, emotion in zip(jobs, emotions, strict=True):
-            final = _wait(client, job["id"])
+            final = wait_for_job(client, job["id"])
             assert final["status"] == "succeeded", final
             assert final["progress"] == {"frames_done": 10, "frames_total": 10}
             assert final["renderer"] == {"name": "mock", "version": "1"}
@@ -96,7 +76,7 @@ def test_all_seven_emotions_render_and_verify(stack: Stack) -> None:
 
 def test_metadata_is_echoed_and_listing_filters(stack: Stack) -> None:
     with _client(stack, KEY_B) as client:
-        character = _register(client)
+        character = register_portrait(client)
         body = {
             "character_id": character["id"],
             "emotion": "happy",
@@ -107,7 +87,7 @@ def test_metadata_is_echoed_and_listing_filters(stack: Stack) -> None:
         assert (
             job.status_code == 202 and job.headers["location"] == f"/v1/renders/{job.json()['id']}"
         )
-        assert _wait(client, job.json()["id"])["request"]["metadata"] == {"scene": 7}
+        assert wait_for_job(client, job.json()["id"])["request"]["metadata"] == {"scene": 7}
         listed = client.get("/v1/renders", params={"status": "succeeded", "limit": 100}).json()
         assert job.json()["id"] in [j["id"] for j in listed["jobs"]]
         assert client.get("/v1/renders", params={"status": "failed"}).json()["jobs"] == []
@@ -146,7 +126,7 @@ BAD_REQUESTS: dict[str, tuple[dict[str, Any], str]] = {
 def test_bad_render_requests_are_refused_and_no_job_is_created(stack: Stack, case: str) -> None:
     change, field = BAD_REQUESTS[case]
     with _client(stack) as client:
-        character = _register(client)
+        character = register_portrait(client)
         before = client.get("/v1/renders", params={"limit": 100}).json()["jobs"]
         body = {"character_id": character["id"], "emotion": "happy", **change}
         response = client.post("/v1/renders", json=body)
@@ -168,7 +148,7 @@ def test_auth_is_required_and_tenants_are_apart(stack: Stack) -> None:
     with _client(stack, "wrong-key") as stranger:
         assert stranger.get("/v1/renders").status_code == 401
     with _client(stack, KEY_A) as a, _client(stack, KEY_B) as b:
-        character = _register(a)
+        character = register_portrait(a)
         job = a.post(
             "/v1/renders", json={"character_id": character["id"], "emotion": "sad", **SMALL}
         ).json()
@@ -179,12 +159,12 @@ def test_auth_is_required_and_tenants_are_apart(stack: Stack) -> None:
         theirs = b.post("/v1/renders", json={"character_id": character["id"], "emotion": "sad"})
         assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "character_not_found"
         assert job["id"] not in [j["id"] for j in b.get("/v1/renders").json()["jobs"]]
-        assert _wait(a, job["id"])["status"] == "succeeded"
+        assert wait_for_job(a, job["id"])["status"] == "succeeded"
 
 
 def test_cancel_a_running_render_then_retry_it(stack: Stack) -> None:
     with _client(stack) as client:
-        character = _register(client)
+        character = register_portrait(client)
         long = {
             "character_id": character["id"],
             "emotion": "fearful",
@@ -199,7 +179,7 @@ def test_cancel_a_running_render_then_retry_it(stack: Stack) -> None:
             time.sleep(0.05)
         cancelled = client.post(f"/v1/renders/{job['id']}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["cancel_requested"]
-        final = _wait(client, job["id"])
+        final = wait_for_job(client, job["id"])
         assert final["status"] == "cancelled" and final["progress"]["frames_done"] < 600
         assert not list((stack.storage_dir / "renders" / job["id"]).rglob("*.png"))
         assert client.get(f"/v1/renders/{job['id']}/manifest").status_code == 409
@@ -212,11 +192,11 @@ def test_cancel_a_running_render_then_retry_it(stack: Stack) -> None:
 
 def test_retry_of_a_succeeded_render_is_a_conflict(stack: Stack) -> None:
     with _client(stack) as client:
-        character = _register(client)
+        character = register_portrait(client)
         job = client.post(
             "/v1/renders", json={"character_id": character["id"], "emotion": "happy", **SMALL}
         ).json()
-        assert _wait(client, job["id"])["status"] == "succeeded"
+        assert wait_for_job(client, job["id"])["status"] == "succeeded"
         response = client.post(f"/v1/renders/{job['id']}/retry")
         assert response.status_code == 409 and response.json()["error"]["code"] == "conflict"
         assert client.post(f"/v1/renders/{job['id']}/cancel").status_code == 409
@@ -276,7 +256,7 @@ def test_portrait_with_path_like_name_is_stored_under_its_id(stack: Stack) -> No
 
 def test_idempotency_key_returns_the_same_job(stack: Stack) -> None:
     with _client(stack) as client:
-        character = _register(client)
+        character = register_portrait(client)
         body = {"character_id": character["id"], "emotion": "happy", **SMALL}
         headers = {"Idempotency-Key": "order-17"}
         first = client.post("/v1/renders", json=body, headers=headers)
@@ -289,7 +269,7 @@ def test_idempotency_key_returns_the_same_job(stack: Stack) -> None:
         ids = [j["id"] for j in client.get("/v1/renders", params={"limit": 100}).json()["jobs"]]
         assert ids.count(first.json()["id"]) == 1
     with _client(stack, KEY_B) as other_tenant:  # keys are per tenant
-        theirs = _register(other_tenant)
+        theirs = register_portrait(other_tenant)
         response = other_tenant.post(
             "/v1/renders", json=body | {"character_id": theirs["id"]}, headers=headers
         )
@@ -298,7 +278,7 @@ def test_idempotency_key_returns_the_same_job(stack: Stack) -> None:
 
 def test_idempotency_key_on_a_batch(stack: Stack) -> None:
     with _client(stack) as client:
-        character = _register(client)
+        character = register_portrait(client)
         batch = {
             "requests": [
                 {"character_id": character["id"], "emotion": e, **SMALL} for e in ("sad", "angry")
@@ -311,4 +291,4 @@ def test_idempotency_key_on_a_batch(stack: Stack) -> None:
         changed = {"requests": batch["requests"][:1]}
         assert client.post("/v1/renders/batch", json=changed, headers=headers).status_code == 409
         for job in first:
-            assert _wait(client, job["id"])["status"] == "succeeded"
+            assert wait_for_job(client, job["id"])["status"] == "succeeded"

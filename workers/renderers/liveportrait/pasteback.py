@@ -26,6 +26,14 @@ class PasteBack:
     crop_size: tuple[int, int]  # (h, w) of the frames to paste
 
 
+def feathered_mask(size: int, edge: float = 0.1) -> torch.Tensor:
+    """Our blending mask in crop space, (size, size) uint8: 1 inside, fading to 0 over the
+    outer ``edge`` of each side, so the animated crop melts into the portrait."""
+    steps = torch.arange(size, dtype=torch.float64)
+    ramp = (torch.minimum(steps, steps.flip(0)) / (edge * size)).clamp(0.0, 1.0)
+    return (torch.outer(ramp, ramp) * 255.0).to(torch.uint8)
+
+
 def crop_sampling_grid(
     crop_to_original: torch.Tensor,
     crop_size: tuple[int, int],

@@ -11,7 +11,9 @@ weights, and a real checkpoint cannot match by accident. Renders made with such 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +82,14 @@ def matches_rule(spec: FileSpec, tensors: Mapping[str, torch.Tensor]) -> bool:
 def are_synthetic(weights: Mapping[str, ManifestTensors]) -> bool:
     """True when every file of a loaded weights directory is the kit's rule weights."""
     return all(matches_rule(spec, weights[spec.file]) for spec in file_specs())
+
+
+@contextmanager
+def weights_or_synthetic(given: Path | None) -> Iterator[Path]:
+    """``given``, or the rule weights written to a temporary directory for the block."""
+    if given is not None:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="lp-weights-") as tmp:
+        write_synthetic_weights(Path(tmp))
+        yield Path(tmp)

@@ -1,0 +1,84 @@
+"""Driving videos: a performance whose motion a character's render can follow.
+
+The upload is spooled to a temporary file, decoded to its end, and only then stored;
+a refused video leaves nothing in storage or Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile, status
+
+from producer_api.auth import Tenant
+from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.services import Services
+from producer_api.videos import MAX_VIDEO_BYTES, validate_driving_video
+from render_core import keys
+from render_core.driving_videos import MEDIA_TYPES, DrivingVideo, DrivingVideoView
+from render_core.errors import UnsupportedVideo, VideoTooLarge
+
+router = APIRouter(prefix="/v1/driving-videos", tags=["driving videos"], responses=ERROR_RESPONSES)
+
+CHUNK = 1 << 20
+
+
+def _spool(upload: UploadFile, path: Path) -> tuple[int, str]:
+    """Copy at most the limit to ``path``; answer the size and sha256."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") as out:
+        while chunk := upload.file.read(CHUNK):
+            size += len(chunk)
+            if size > MAX_VIDEO_BYTES:
+                raise VideoTooLarge(f"the video is over {MAX_VIDEO_BYTES // (1024 * 1024)} MB")
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        raise UnsupportedVideo("the video file is empty", code="empty_file")
+    return size, digest.hexdigest()
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a driving video",
+    description=(
+        "Multipart upload, file field `video`: mp4 or webm, at most 100 MB, 30 s and "
+        "4096 px a side, with at least one frame; decoded frame by frame to its end "
+        "before it is stored. Renders name it by `driving_video_id`."
+    ),
+    responses={
+        413: {"model": ErrorBody, "description": "Over the byte or frame-size limits."},
+        415: {"model": ErrorBody, "description": "Not an mp4 or webm video, or undecodable."},
+    },
+)
+def register_driving_video(
+    services: Services,
+    tenant: Tenant,
+    video: Annotated[UploadFile, File(description="The driving video (mp4 or webm).")],
+) -> DrivingVideoView:
+    with tempfile.TemporaryDirectory(prefix="driving-video-") as folder:
+        path = Path(folder) / "upload"
+        size, sha256 = _spool(video, path)
+        facts = validate_driving_video(path)
+        video_id = uuid.uuid4().hex
+        record = DrivingVideo(
+            **facts.model_dump(),
+            id=video_id,
+            tenant=tenant,
+            video_key=keys.driving_video_key(video_id, facts.container),
+            video_sha256=sha256,
+            size_bytes=size,
+        )
+        services.store.put_file(record.video_key, path, MEDIA_TYPES[facts.container])
+    services.driving_videos.save(record)
+    return DrivingVideoView.of(record)
+
+
+@router.get("/{video_id}", summary="A registered driving video")
+def get_driving_video(services: Services, tenant: Tenant, video_id: str) -> DrivingVideoView:
+    return DrivingVideoView.of(services.driving_videos.get_for_tenant(tenant, video_id))

@@ -1,0 +1,87 @@
+"""Retention: delete the outputs of renders that finished long ago, and say so in their records.
+
+Only finished jobs (succeeded, failed, cancelled) are considered, so a queued or running
+job's outputs are never touched. Outputs go first and the record is marked after, so an
+interrupted run leaves an unmarked job that the next run picks up again. Only the
+prefixes of the attempts counted when the job was judged are deleted: a manual retry
+racing with the collector writes under a new attempt's prefix, which stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from render_core import keys
+from render_core.errors import Conflict
+from render_core.jobs import JobStore
+from render_core.schema import JobRecord, JobStatus, utc_now
+from render_core.storage import ObjectStore
+
+FINISHED = (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+MOST_JOBS_PER_STATUS = 1_000_000
+AGE_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+AGE_PATTERN = re.compile(r"^(\d+)([dhms])$")
+
+
+def parse_age(text: str) -> timedelta:
+    """``7d``, ``12h``, ``30m`` or ``90s``: the forms an operator writes in a crontab."""
+    match = AGE_PATTERN.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not an age like 7d, 12h, 30m or 90s")
+    amount, unit = match.groups()
+    return timedelta(**{AGE_UNITS[unit]: int(amount)})
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """One render whose outputs retention deleted (or, in a dry run, would delete)."""
+
+    job_id: str
+    status: JobStatus
+    finished_at: datetime
+    objects: int
+
+
+def _finished_before(jobs: JobStore, cutoff: datetime) -> Iterator[JobRecord]:
+    """Finished jobs whose outputs are still there and that finished before ``cutoff``; a
+    job cancelled before it ever ran wrote nothing and is left out."""
+    for status in FINISHED:
+        for job_id in jobs.ids_with_status(status, MOST_JOBS_PER_STATUS):
+            record = jobs.get(job_id)
+            if record.outputs_expired or record.finished_at is None or record.attempts == 0:
+                continue
+            if record.finished_at < cutoff:
+                yield record
+
+
+def _attempt_prefixes(record: JobRecord) -> list[str]:
+    return [keys.attempt_prefix(record.id, attempt) for attempt in range(1, record.attempts + 1)]
+
+
+def expire_outputs(
+    jobs: JobStore,
+    store: ObjectStore,
+    older_than: timedelta,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> list[Expiry]:
+    """Delete and mark every finished render older than ``older_than``; a dry run only counts."""
+    cutoff = (now or utc_now()) - older_than
+    expired = []
+    for record in _finished_before(jobs, cutoff):
+        assert record.finished_at is not None  # _finished_before yields finished jobs only
+        prefixes = _attempt_prefixes(record)
+        if dry_run:
+            objects = sum(len(store.list(prefix)) for prefix in prefixes)
+        else:
+            objects = sum(store.delete_prefix(prefix) for prefix in prefixes)
+            try:
+                jobs.mark_outputs_expired(record.id, record.finished_at)
+            except Conflict:
+                continue  # retried meanwhile: its new attempt is not ours to report gone
+        expired.append(Expiry(record.id, record.status, record.finished_at, objects))
+    return expired

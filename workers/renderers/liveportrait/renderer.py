@@ -1,0 +1,219 @@
+"""The LivePortrait renderer behind the queue: weights once per process, sources once per
+character, and every frame of a clip as keypoints through W and G in batches.
+
+A clip's keypoints come from the motion plan of its emotion, or from a driving video's
+motion relative to its first frame. Frames are the networks' own output: the portrait's
+square crop at twice the crop side, so a 128 px crop gives 256 px frames and a 256 px crop
+(upstream's) gives 512 px frames. Paste-back into the full portrait is not done here; the
+frame is the crop region. The request size is not known when a source is prepared, so both
+crop sides are prepared (F and M together cost a few milliseconds on a GPU) and cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from render_core.errors import ConfigurationError
+from render_core.manifest import RendererDescription
+from render_core.schema import Character, RenderRequest
+from render_core.settings import Settings
+from render_core.storage import open_store
+from workers.renderer import Frame, PreparedSource
+from workers.renderers.liveportrait.driving_motion import DrivingMotionCache
+from workers.renderers.liveportrait.image_tensors import output_to_rgb
+from workers.renderers.liveportrait.keypoints import MotionState
+from workers.renderers.liveportrait.model import LivePortraitModel, SourceState
+from workers.renderers.liveportrait.motion_plan import plan_for_request
+from workers.renderers.liveportrait.oom_fallback import render_halving_on_oom
+from workers.renderers.liveportrait.pasteback import (
+    PasteBack,
+    feathered_mask,
+    paste_back,
+    prepare_paste_back,
+)
+from workers.renderers.liveportrait.plan_keypoints import planned_keypoints
+from workers.renderers.liveportrait.preflight import check_weights_present
+from workers.renderers.liveportrait.source_cache import SourceCache, SourceKey
+from workers.renderers.liveportrait.source_crop import (
+    SourceCrop,
+    centred_square_crop,
+    resized_pixels,
+    source_crop,
+)
+from workers.renderers.liveportrait.torch_device import describe_device, resolve_device
+
+log = logging.getLogger(__name__)
+
+# Network input side per output size: the networks output twice their input side.
+CROP_SIDES = {256: 128, 512: 256}
+WARM_UP_GREY = 128
+
+
+@dataclass(frozen=True)
+class LivePortraitSource:
+    """A character's prepared state per crop side, and per output size the plan that pastes
+    an animated crop back into the portrait's output square."""
+
+    states: dict[int, SourceState]
+    paste_plans: dict[int, PasteBack]
+    from_cache: bool
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    model: LivePortraitModel
+    sources: SourceCache
+    driving: DrivingMotionCache
+    device_label: str
+
+
+class LivePortraitRenderer:
+    name = "liveportrait"
+    version = "1"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._loaded: _Loaded | None = None
+
+    @property
+    def _ready(self) -> _Loaded:
+        if self._loaded is None:
+            raise ConfigurationError("the LivePortrait renderer was used before setup()")
+        return self._loaded
+
+    @property
+    def model(self) -> LivePortraitModel:
+        return self._ready.model
+
+    @property
+    def _fp16(self) -> bool:
+        return self.model.device.type == "cuda" and self.settings.precision == "fp16"
+
+    def setup(self) -> None:
+        """Check the device, load and verify the weights, prepare and render a warm-up frame."""
+        check_weights_present(self.settings.weights_dir)
+        device = resolve_device(self.settings.device)
+        model = LivePortraitModel.from_weights_dir(self.settings.weights_dir, device)
+        store = open_store(self.settings)
+        self._loaded = _Loaded(
+            model,
+            SourceCache(store, self.settings.source_cache_size, device),
+            DrivingMotionCache(store, model.weights.fingerprint, device),
+            describe_device(device, self.settings.precision),
+        )
+        # cuDNN picks its kernels per shape on first use: pay that here, for every size on a
+        # GPU; the CPU warms up only the small size (a 512 px CPU frame takes seconds).
+        sizes = sorted(CROP_SIDES) if device.type == "cuda" else [min(CROP_SIDES)]
+        for size in sizes:
+            side = CROP_SIDES[size]
+            grey = np.full((side, side, 3), WARM_UP_GREY, dtype=np.uint8)
+            state = self._prepare_crop(grey)
+            plan = self._paste_plan(grey, centred_square_crop(grey, side), size)
+            self._frames(state, plan, model.stitch(state.x_s, state.x_s))
+        log.info(
+            "LivePortrait ready on %s (weights %s%s)",
+            self._ready.device_label,
+            model.weights.fingerprint[:12],
+            ", synthetic" if model.weights.synthetic else "",
+        )
+
+    def describe(self) -> RendererDescription:
+        if self._loaded is None:
+            return RendererDescription(name=self.name, version=self.version)
+        weights = self._loaded.model.weights
+        return RendererDescription(
+            name=self.name,
+            version=self.version,
+            weights_fingerprint=weights.fingerprint,
+            synthetic_weights=weights.synthetic,
+            device=self._loaded.device_label,
+        )
+
+    def prepare(self, character: Character, portrait: Frame) -> PreparedSource:
+        ready = self._ready
+        states: dict[int, SourceState] = {}
+        plans: dict[int, PasteBack] = {}
+        hits = []
+        for size, side in sorted(CROP_SIDES.items()):
+            crop = source_crop(character, portrait, side)
+            key = SourceKey(character.id, ready.model.weights.fingerprint, side)
+            state = ready.sources.get(key, crop.crop_to_original)
+            hits.append(state is not None)
+            if state is None:
+                state = self._prepare_crop(crop.image)
+                ready.sources.put(key, state, crop.crop_to_original)
+            states[side] = state
+            plans[size] = self._paste_plan(portrait, crop, size)
+        return LivePortraitSource(states, plans, from_cache=all(hits))
+
+    def _paste_plan(self, portrait: Frame, crop: SourceCrop, size: int) -> PasteBack:
+        """Frames come out as the portrait's centred square at ``size`` (as the mock's do),
+        with the animated face crop pasted back where it was taken from."""
+        canvas = centred_square_crop(portrait, size)
+        output_to_original = crop.crop_to_original @ resized_pixels(crop.image.shape[0] / size)
+        output_to_canvas = np.linalg.inv(canvas.crop_to_original) @ output_to_original
+        return prepare_paste_back(
+            torch.from_numpy(canvas.image).to(self.model.device),
+            feathered_mask(size),
+            torch.from_numpy(output_to_canvas),
+        )
+
+    def render_batch(
+        self, source: PreparedSource, request: RenderRequest, indices: range
+    ) -> list[Frame]:
+        if not isinstance(source, LivePortraitSource):
+            raise TypeError(f"not a LivePortrait source: {type(source).__name__}")
+        state = source.states[CROP_SIDES[request.size]]
+        with torch.inference_mode():
+            if request.driving_video_id is not None:
+                x_d = self._driven_keypoints(state, request.driving_video_id, request, indices)
+            else:
+                assert request.emotion is not None  # the schema requires one of the two
+                plan = plan_for_request(request, request.emotion)
+                x_d = self.model.stitch(
+                    state.x_s, planned_keypoints(state.motion, plan.at(indices))
+                )
+        return self._frames(state, source.paste_plans[request.size], x_d)
+
+    def _driven_keypoints(
+        self, state: SourceState, video_id: str, request: RenderRequest, indices: range
+    ) -> torch.Tensor:
+        """Upstream's relative motion against the video's first frame, stitched; intensity
+        scales the motion (upstream's driving multiplier), so 0 is the still source."""
+
+        def extract(frames: torch.Tensor) -> MotionState:
+            with self._precision():
+                return self.model.extract_motion(frames)
+
+        driving = self._ready.driving.get(video_id, extract)
+        return self.model.driven_keypoints(
+            state, driving.reference, driving.at(indices, request.fps), request.intensity
+        )
+
+    @contextmanager
+    def _precision(self) -> Iterator[None]:
+        device_type = self.model.device.type
+        with torch.autocast(device_type, dtype=torch.float16, enabled=self._fp16):
+            yield
+
+    def _prepare_crop(self, crop: np.ndarray) -> SourceState:
+        with self._precision():
+            return self.model.prepare_source(torch.from_numpy(crop))
+
+    def _frames(self, state: SourceState, plan: PasteBack, x_d: torch.Tensor) -> list[Frame]:
+        """Render stitched (B, 21, 3) keypoints as one batch (split only on OOM) and paste
+        them back on the device."""
+
+        def render(rows: range) -> torch.Tensor:
+            with self._precision():
+                frames = self.model.render(state, x_d[rows.start : rows.stop])
+            return paste_back(output_to_rgb(frames), plan).cpu()
+
+        chunks = render_halving_on_oom(render, range(x_d.shape[0]))
+        return [np.asarray(frame) for chunk in chunks for frame in chunk.numpy()]
