@@ -77,4 +77,19 @@ def synthetic_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     shutil.rmtree(weights_dir, ignore_errors=True)
 
 
+# The kit's slider names (pipeline.npz edit_slider_names) to our expression-edit names.
+KIT_SLIDER_NAMES = {
+    "eyeball_direction_x": "eye_gaze_x",
+    "eyeball_direction_y": "eye_gaze_y",
+    "smile": "smile",
+    "wink": "wink",
+    "eyebrow": "eyebrow",
+    "lip_variation_zero": "lip_pout",
+    "lip_variation_one": "lip_purse",
+    "lip_variation_two": "lip_grin",
+    "lip_variation_three": "lip_open",
+    "mov_x": "move_x",
+    "mov_y": "move_y",
+}
+
 GoldenLoader = Callable[[str], dict[str, np.ndarray]]

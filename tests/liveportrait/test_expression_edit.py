@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.liveportrait.conftest import assert_close_to_golden, golden
+from tests.liveportrait.conftest import KIT_SLIDER_NAMES, assert_close_to_golden, golden
 from workers.renderers.liveportrait.expression_edit import (
     SLIDER_RANGES,
     edit_keypoints,
@@ -15,20 +15,6 @@ from workers.renderers.liveportrait.expression_edit import (
 from workers.renderers.liveportrait.keypoints import MotionState, decode_motion
 
 HEADS = ("pitch", "yaw", "roll", "t", "exp", "scale", "kp")
-# upstream's slider names (pipeline.npz) -> ours
-UPSTREAM_SLIDERS = {
-    "eyeball_direction_x": "eye_gaze_x",
-    "eyeball_direction_y": "eye_gaze_y",
-    "smile": "smile",
-    "wink": "wink",
-    "eyebrow": "eyebrow",
-    "lip_variation_zero": "lip_pout",
-    "lip_variation_one": "lip_purse",
-    "lip_variation_two": "lip_grin",
-    "lip_variation_three": "lip_open",
-    "mov_x": "move_x",
-    "mov_y": "move_y",
-}
 
 
 def source_motion() -> MotionState:
@@ -49,7 +35,7 @@ def test_edit_matches_golden() -> None:
     source = source_motion()
     assert_close_to_golden(source.exp, "pipeline", "edit_exp_before")
     sliders = golden_sliders()
-    ours = {ours: sliders[upstream] for upstream, ours in UPSTREAM_SLIDERS.items()}
+    ours = {ours: sliders[upstream] for upstream, ours in KIT_SLIDER_NAMES.items()}
     offsets = expression_offsets(ours, like=source.exp)
     pose = (sliders["head_pitch"], sliders["head_yaw"], sliders["head_roll"])
     edited = edit_keypoints(source, offsets, pose, zoom=sliders["mov_z"])

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from tests.liveportrait.conftest import (
+    KIT_SLIDER_NAMES,
     assert_close_to_golden,
     assert_image_matches_golden,
     golden,
@@ -28,19 +29,6 @@ from workers.renderers.liveportrait.model import LivePortraitModel, SourceState
 from workers.renderers.liveportrait.pasteback import paste_back, prepare_paste_back
 
 SIZES = [pytest.param("s128_", id="s128"), pytest.param("", id="full", marks=pytest.mark.slow)]
-EDIT_SLIDERS = {
-    "eyeball_direction_x": "eye_gaze_x",
-    "eyeball_direction_y": "eye_gaze_y",
-    "smile": "smile",
-    "wink": "wink",
-    "eyebrow": "eyebrow",
-    "lip_variation_zero": "lip_pout",
-    "lip_variation_one": "lip_purse",
-    "lip_variation_two": "lip_grin",
-    "lip_variation_three": "lip_open",
-    "mov_x": "move_x",
-    "mov_y": "move_y",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +115,7 @@ def test_expression_edit_frame_matches_golden(model: LivePortraitModel) -> None:
         name: torch.tensor(value, dtype=torch.float32)
         for name, value in zip(names, pipeline["edit_slider_values"], strict=True)
     }
-    sliders = {ours: values[upstream] for upstream, ours in EDIT_SLIDERS.items()}
+    sliders = {ours: values[upstream] for upstream, ours in KIT_SLIDER_NAMES.items()}
     offsets = expression_offsets(sliders, like=source.motion.exp)
     pose = (values["head_pitch"], values["head_yaw"], values["head_roll"])
     edited = edit_keypoints(source.motion, offsets, pose, zoom=values["mov_z"])
