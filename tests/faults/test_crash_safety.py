@@ -208,3 +208,21 @@ def test_a_job_that_kills_its_worker_every_time_fails_as_worker_lost(stack: Stac
     assert all(records[job_id].status == JobStatus.succeeded for job_id in healthy)
     assert poison in JobStore.from_url(stack.settings.redis_url).ids_with_status(JobStatus.failed)
     assert worker.alive()
+
+
+def test_a_hung_render_times_out_and_retries(own_redis: LocalRedis, tmp_path: Path) -> None:
+    """The soft limit (floor + frames x budget) stops a render that hangs: a transient
+    ``timeout``, retried, then failed once out of attempts; other jobs go on."""
+    limits = {"time_limit_floor_s": "3", "expected_frame_s": "0.05", "max_attempts": "2"}
+    with running_stack(own_redis.url, tmp_path, **{**FAST_CLOCKS, **limits}) as stack:
+        stack.start_worker("limited")
+        stack.start_api()
+        with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+            character = _character(client)
+            (hung,) = _submit(client, character, 1, metadata={"mock_fault": "hang"})
+            (healthy,) = _submit(client, character, 1)
+            records = _wait_all_finished(stack, [hung, healthy], timeout_s=120)
+    failed = records[hung]
+    assert failed.status == JobStatus.failed and failed.attempts == 2
+    assert failed.error is not None and failed.error.code == "timeout" and failed.error.retryable
+    assert records[healthy].status == JobStatus.succeeded
