@@ -215,9 +215,11 @@ def summary(stages: Stages) -> str:
     cold = stages.ms("source: prepare cold") + rest
     warm = stages.ms("source: device cache") + rest
     return (
-        f"Task start to manifest: {cold:.0f} ms with a cold source, {warm:.0f} ms with a "
+        f"Stages one after another: {cold:.0f} ms with a cold source, {warm:.0f} ms with a "
         f"cached one ({warm / stages.frames:.1f} ms a frame); paste-back, part of "
-        f"render_batch, took {stages.ms('paste-back (inside render_batch)'):.0f} ms of it."
+        f"render_batch, took {stages.ms('paste-back (inside render_batch)'):.0f} ms of it. "
+        "The worker encodes and stores a batch while the next one renders, so a job through "
+        "the queue takes less: see the manifests' timings (scripts/gpu_queue_check.sh)."
     )
 
 

@@ -29,7 +29,7 @@ from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack, wait_for_job
 
 EMOTIONS = ("happy", "neutral", "sad", "angry", "surprised", "fearful", "disgusted")
-STAGES = ("prepare_source", "render", "encode_frames", "encode_mp4", "storage_writes", "total")
+STAGES = ("prepare_source", "render", "encode_wait", "encode_mp4_close", "storage_writes", "total")
 CLIP = {"duration_ms": 2000, "fps": 25, "size": 512, "intensity": 1.0}
 # --quick: a CPU smoke check of this script (two 2-frame clips at 256 px).
 QUICK_EMOTIONS = ("happy", "sad")

@@ -13,7 +13,7 @@ import io
 import logging
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +63,8 @@ class AttemptOutcome:
 
 @dataclass
 class _Timings:
-    """Milliseconds per stage, summed over batches. ``encode_frames`` is the wall time until
-    a batch's frames are encoded and stored; it overlaps ``encode_mp4``."""
+    """Milliseconds per stage, summed over batches. Frames and the clip are encoded while the
+    next batch renders; ``encode_wait`` is only the time the render loop waited for them."""
 
     started: float = field(default_factory=time.perf_counter)
     stages: dict[str, float] = field(default_factory=dict)
@@ -185,6 +185,15 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     return services.jobs.succeed(record.id, token, manifest_key, prefix)
 
 
+@dataclass
+class _BatchOut:
+    """A rendered batch whose frames and clip frames are being written in the background."""
+
+    indices: range
+    stored: list[Future[FrameEntry]]
+    clip: Future[None] | None
+
+
 def _render_frames(
     services: RenderServices,
     record: JobRecord,
@@ -192,49 +201,66 @@ def _render_frames(
     clip_path: Path,
     timings: _Timings,
 ) -> list[FrameEntry] | None:
-    """Render in batches; each batch's frames are encoded and stored by a thread pool while
-    this thread feeds the mp4 encoder. None when the job was cancelled meanwhile."""
+    """Render in batches while the previous batch is encoded and stored in the background
+    (a pool for frames, one thread for the mp4, which needs its frames in order), so the
+    renderer rarely waits for encoders. Progress and the cancel check follow each stored
+    batch. None when the job was cancelled meanwhile; by then every write has finished."""
     request = record.request
     assert record.attempt_token is not None
+    token = record.attempt_token
     prefix = keys.attempt_prefix(record.id, record.attempts)
     want_frames = OutputKind.frames in request.outputs
-    writer = (
-        Mp4Writer(clip_path, request.fps, request.size)
-        if OutputKind.mp4 in request.outputs
-        else None
-    )
+    want_clip = OutputKind.mp4 in request.outputs
+    writer = Mp4Writer(clip_path, request.fps, request.size) if want_clip else None
     entries: list[FrameEntry] = []
+
+    def settle(batch: _BatchOut) -> bool:
+        """Wait for a batch's writes; True when the job should go on."""
+        t = time.perf_counter()
+        entries.extend(future.result() for future in batch.stored)
+        if batch.clip is not None:
+            batch.clip.result()
+        timings.add("encode_wait", t)
+        current = services.jobs.record_progress(record.id, token, batch.indices.stop)
+        return not current.cancel_requested
+
     try:
-        with ThreadPoolExecutor(max_workers=services.encode_threads) as pool:
+        with (
+            ThreadPoolExecutor(max_workers=services.encode_threads) as pool,
+            ThreadPoolExecutor(max_workers=1) as clip_thread,
+        ):
+            previous: _BatchOut | None = None
             for start in range(0, request.frame_count, services.batch_size):
                 indices = range(start, min(request.frame_count, start + services.batch_size))
                 t = time.perf_counter()
                 frames = services.renderer.render_batch(source, request, indices)
                 timings.add("render", t)
                 services.events.frames_rendered(len(frames), time.perf_counter() - t)
-                t = time.perf_counter()
-                stored = [
-                    pool.submit(_store_frame, services.store, prefix, request, index, frame)
-                    for index, frame in zip(indices, frames, strict=True)
-                    if want_frames
-                ]
-                if writer is not None:
-                    for frame in frames:
-                        writer.write(frame)
-                    timings.add("encode_mp4", t)
-                entries += [future.result() for future in stored]
-                timings.add("encode_frames", t)
-                current = services.jobs.record_progress(
-                    record.id, record.attempt_token, indices.stop
+                batch = _BatchOut(
+                    indices=indices,
+                    stored=[
+                        pool.submit(_store_frame, services.store, prefix, request, index, frame)
+                        for index, frame in zip(indices, frames, strict=True)
+                        if want_frames
+                    ],
+                    clip=clip_thread.submit(_feed_clip, writer, frames) if writer else None,
                 )
-                if current.cancel_requested:
+                if previous is not None and not settle(previous):
                     return None
+                previous = batch
+            if previous is not None and not settle(previous):
+                return None
     finally:
         if writer is not None:
             t = time.perf_counter()
             writer.close()
-            timings.add("encode_mp4", t)
+            timings.add("encode_mp4_close", t)
     return entries
+
+
+def _feed_clip(writer: Mp4Writer, frames: list[Frame]) -> None:
+    for frame in frames:
+        writer.write(frame)
 
 
 def _store_frame(

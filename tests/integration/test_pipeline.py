@@ -108,7 +108,7 @@ def test_a_render_writes_frames_clip_and_manifest_last(
         stream = clip.streams.video[0]
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
         assert sum(1 for _ in clip.decode(video=0)) == 10
-    assert {"render", "encode_frames", "encode_mp4", "total"} <= manifest.timings_ms.keys()
+    assert {"render", "encode_wait", "encode_mp4_close", "total"} <= manifest.timings_ms.keys()
 
 
 def test_frames_only_render_writes_no_clip(
