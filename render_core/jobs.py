@@ -7,6 +7,7 @@ so two processes racing on one job cannot both win.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ def status_index(status: JobStatus) -> str:
 
 
 SEQUENCE_KEY = f"{PREFIX}:seq"
+# Queued jobs without a sent message, scored by when they became so (epoch seconds): the
+# reaper reads only these, not every queued record.
+UNSENT_KEY = f"{PREFIX}:unsent"
+
+
+def _awaits_message(record: JobRecord) -> bool:
+    return record.status == JobStatus.queued and record.enqueued_at is None
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class JobStore:
                 pipe.zadd(_tenant_index(record.tenant), {record.id: score})
                 pipe.zadd(_tenant_index(record.tenant, record.status), {record.id: score})
                 pipe.zadd(status_index(record.status), {record.id: score})
+                if _awaits_message(record):
+                    pipe.zadd(UNSENT_KEY, {record.id: record.created_at.timestamp()})
             pipe.execute()
         except redis.RedisError as exc:
             raise QueueUnavailable(f"job store unavailable: {exc}") from exc
@@ -140,6 +150,10 @@ class JobStore:
     def count(self, status: JobStatus) -> int:
         return int(self.redis.zcard(status_index(status)))
 
+    def unsent_since(self, before: float, limit: int = 1000) -> list[str]:
+        """Queued jobs that have had no sent message since before ``before`` (epoch s)."""
+        return cast("list[str]", self.redis.zrangebyscore(UNSENT_KEY, "-inf", before, 0, limit))
+
     def ids_with_status(self, status: JobStatus, limit: int = 1000) -> list[str]:
         return cast("list[str]", self.redis.zrange(status_index(status), 0, limit - 1))
 
@@ -166,6 +180,10 @@ class JobStore:
                         pipe.set(key, record.model_dump_json())
                         if record.status != before:
                             self._move_indexes(pipe, record, before)
+                        if _awaits_message(record):
+                            pipe.zadd(UNSENT_KEY, {record.id: time.time()}, nx=True)
+                        else:
+                            pipe.zrem(UNSENT_KEY, record.id)
                         pipe.execute()
                         return record
                     except redis.WatchError:

@@ -9,8 +9,8 @@ which must outlast the longest render (hours). The reaper does not wait that lon
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from datetime import timedelta
 
 import redis
 from celery import Celery
@@ -19,7 +19,7 @@ from render_core.errors import RenderServiceError, WorkerLost
 from render_core.heartbeats import lease_key
 from render_core.jobs import PREFIX, JobStore
 from render_core.queue import send_render
-from render_core.schema import JobError, JobRecord, JobStatus, utc_now
+from render_core.schema import JobError, JobRecord, JobStatus
 from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,9 @@ def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[s
     A duplicate message is harmless: the claim in the job store lets one attempt run.
     """
     sent: list[str] = []
-    cutoff = utc_now() - timedelta(seconds=settings.orphan_age_s)
-    for job_id in jobs.ids_with_status(JobStatus.queued, limit=10_000):
+    for job_id in jobs.unsent_since(time.time() - settings.orphan_age_s):
         record = jobs.get(job_id)
         if record.status != JobStatus.queued or record.enqueued_at is not None:
-            continue
-        if record.created_at > cutoff:
             continue
         record.task_id = uuid.uuid4().hex
         _send(jobs, celery, settings, record)
