@@ -2,13 +2,14 @@
 
 The stages a worker runs for an emotion clip, in its order, with the production renderer
 and encoders: source preparation (cold, then from the device cache and from storage), the
-motion plan, W+G (the networks alone, then the renderer's whole batch call with keypoints
-and the copy to the host, paste-back included), paste-back alone, PNG and mp4 encoding
-and the storage writes. GPU stages are timed
-after ``torch.cuda.synchronize``; every stage runs once after a warm-up clip.
+motion plan, W+G (eager, then as the worker runs it: compiled and replayed as a CUDA graph
+unless ``--eager``), the renderer's whole batch call (keypoints, W+G, paste-back, the copy
+to the host), paste-back alone, PNG and mp4 encoding and the storage writes. GPU stages
+are timed after ``torch.cuda.synchronize``; every stage runs once after a warm-up clip.
 
     python -m benchmarks.render_job                    # CUDA: 2 s, 25 fps, 512 px, fp16
     python -m benchmarks.render_job --precision fp32
+    python -m benchmarks.render_job --eager            # the worker without compile and graphs
     python -m benchmarks.render_job --weights DIR      # real checkpoints instead of the rule
     python -m benchmarks.render_job --quick            # CPU smoke check: 2 frames at 256 px
 """
@@ -111,9 +112,13 @@ def run_clip(
     device = renderer.model.device
     stages = Stages(device, request.frame_count)
     subject = character(f"bench-{time.monotonic_ns()}", portrait)
-    cold = stages.timed("source: prepare cold", lambda: renderer.prepare(subject, portrait))
+    cold = stages.timed(
+        "source: prepare cold", lambda: renderer.prepare(subject, portrait, request.size)
+    )
     assert isinstance(cold, LivePortraitSource) and not cold.from_cache
-    cached = stages.timed("source: device cache", lambda: renderer.prepare(subject, portrait))
+    cached = stages.timed(
+        "source: device cache", lambda: renderer.prepare(subject, portrait, request.size)
+    )
     assert cached.from_cache
     side = CROP_SIDES[request.size]
     crop = source_crop(subject, portrait, side)
@@ -125,7 +130,7 @@ def run_clip(
 
     assert request.emotion is not None
     emotion = request.emotion
-    state = cold.states[side]
+    state = cold.state
     everything = range(request.frame_count)
     x_d = stages.timed(
         "motion plan + keypoints",
@@ -133,10 +138,10 @@ def run_clip(
     )
     model = renderer.model
     fp16 = device.type == "cuda" and renderer.settings.precision == "fp16"
+    stitched = model.stitch(state.x_s, x_d)
 
-    def networks_only() -> torch.Tensor:
+    def eager_networks() -> torch.Tensor:
         with torch.autocast(device.type, dtype=torch.float16, enabled=fp16):
-            stitched = model.stitch(state.x_s, x_d)
             return torch.cat(
                 [
                     output_to_rgb(model.render(state, stitched[i : i + batch_size]))
@@ -144,7 +149,11 @@ def run_clip(
                 ]
             )
 
-    on_device = stages.timed("W+G (stitch, warp, decode)", networks_only, f"batch {batch_size}")
+    stages.timed("W+G eager (warp, decode)", eager_networks, f"batch {batch_size}")
+    step = renderer.frame_step
+    on_device = stages.timed(
+        "W+G as the worker runs it", lambda: step(state, stitched), f"{step.mode}"
+    )
 
     def renderer_batches() -> list[Frame]:
         frames: list[Frame] = []
@@ -230,8 +239,16 @@ def main() -> None:
     parser.add_argument("--device", default="cuda:0")
     parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
     parser.add_argument("--batch", type=int, default=16, help="frames per render_batch call")
+    parser.add_argument(
+        "--eager", action="store_true", help="no torch.compile, no CUDA graphs in the worker"
+    )
     parser.add_argument("--emotion", type=Emotion, default=Emotion.happy)
-    parser.add_argument("--encode-threads", type=int, default=8, help="RENDER_ENCODE_THREADS")
+    parser.add_argument(
+        "--encode-threads",
+        type=int,
+        default=Settings().encode_threads,
+        help="RENDER_ENCODE_THREADS",
+    )
     args = parser.parse_args()
     device = "cpu" if args.quick else args.device
     size, duration_ms, fps = (256, 200, 10) if args.quick else (512, 2000, 25)
@@ -251,6 +268,9 @@ def main() -> None:
             device=device,
             precision=args.precision,
             storage_url=Path(storage).as_uri(),
+            frame_batch_size=args.batch,
+            torch_compile=not args.eager,
+            cuda_graphs=not args.eager,
         )
         renderer = LivePortraitRenderer(settings)
         started = time.perf_counter()

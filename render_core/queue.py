@@ -46,7 +46,9 @@ def make_celery(settings: Settings) -> Celery:
         task_send_sent_event=True,  # ... including queued ones
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
-        worker_proc_alive_timeout=120.0,  # model loading in the child takes more than 4 s
+        # A pool child is up once its renderer is loaded and warmed up (compiling W+G
+        # takes minutes on a cold compile cache); Celery's 4 s default would kill it.
+        worker_proc_alive_timeout=settings.worker_start_timeout_s,
         worker_hijack_root_logger=False,
         task_default_queue=queue_name(settings, Priority.interactive),
         worker_cancel_long_running_tasks_on_connection_loss=False,

@@ -6,6 +6,7 @@ so tests build settings directly instead of patching the environment.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,16 @@ SEVEN_DAYS_S = 7 * 24 * 3600
 
 def _default_storage_url() -> str:
     return (Path.cwd() / "var").resolve().as_uri()
+
+
+def usable_cpus(cap: int) -> int:
+    """CPUs this process may run on (its affinity, which containers and pinning narrow;
+    macOS has no affinity call, so there it is every CPU)."""
+    if hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count() or 1
+    return max(1, min(cap, count))
 
 
 class Settings(BaseSettings):
@@ -55,7 +66,10 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A queued job with no sent message is re-sent after this long."
     )
     encode_threads: int = Field(
-        8, ge=1, le=64, description="Threads that encode and store a batch's frames."
+        default_factory=lambda: usable_cpus(cap=8),
+        ge=1,
+        le=64,
+        description="Threads that encode and store a batch's frames (default: CPUs, at most 8).",
     )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
     renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
@@ -67,6 +81,15 @@ class Settings(BaseSettings):
     device: str = Field("cuda:0", description="LivePortrait worker device: cuda, cuda:N or cpu.")
     precision: Literal["fp16", "fp32"] = Field(
         "fp16", description="LivePortrait on CUDA: fp16 autocast (upstream's default) or fp32."
+    )
+    worker_start_timeout_s: float = Field(
+        900.0, gt=0, description="Longest a worker process may take to load and warm up."
+    )
+    torch_compile: bool = Field(
+        True, description="LivePortrait on CUDA: compile W+G at warm-up (needs a C compiler)."
+    )
+    cuda_graphs: bool = Field(
+        True, description="LivePortrait on CUDA: replay W+G as a CUDA graph per batch."
     )
     source_cache_size: int = Field(
         32, ge=1, description="Prepared portraits a LivePortrait worker keeps in device memory."

@@ -147,7 +147,7 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     t = time.perf_counter()
     character = services.characters.get(request.character_id)
     portrait = decode_portrait(services.store.get_bytes(character.portrait_key))
-    source = services.renderer.prepare(character, portrait)
+    source = services.renderer.prepare(character, portrait, request.size)
     timings.add("prepare_source", t)
     services.events.source_prepared(source.from_cache, time.perf_counter() - t)
 

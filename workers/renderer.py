@@ -38,8 +38,8 @@ class Renderer(Protocol):
         """Name, version and weights, for job records and manifests."""
         ...
 
-    def prepare(self, character: Character, portrait: Frame) -> PreparedSource:
-        """Per-character work that every frame of every render of it can reuse."""
+    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+        """Per-character work that every frame of a ``size`` px render of it can reuse."""
         ...
 
     def render_batch(

@@ -78,7 +78,8 @@ def test_a_liveportrait_job_through_the_queue(stack: Stack, synthetic_weights_di
 
         cache = stack.storage_dir / "characters" / character_id / "cache" / "liveportrait"
         fingerprint = renderer["weights_fingerprint"]
-        assert sorted(p.name for p in (cache / fingerprint).iterdir()) == ["128.npz", "256.npz"]
+        # Only the crop side of the requested size (256 px frames: a 128 px crop) is prepared.
+        assert sorted(p.name for p in (cache / fingerprint).iterdir()) == ["128.npz"]
 
         # The second render of the character skips source preparation.
         second = _render(

@@ -93,7 +93,7 @@ def character(character_id: str, portrait: Frame) -> Character:
 
 @pytest.fixture(scope="module")
 def source(renderer: LivePortraitRenderer, portrait: Frame) -> LivePortraitSource:
-    prepared = renderer.prepare(character("astronaut", portrait), portrait)
+    prepared = renderer.prepare(character("astronaut", portrait), portrait, SMALL)
     assert isinstance(prepared, LivePortraitSource)
     return prepared
 
@@ -101,10 +101,10 @@ def source(renderer: LivePortraitRenderer, portrait: Frame) -> LivePortraitSourc
 @pytest.fixture(scope="module")
 def neutral_frame(renderer: LivePortraitRenderer, source: LivePortraitSource) -> Frame:
     """The source's own keypoints through stitching, W and G: the portrait at rest."""
-    state = source.states[SMALL // 2]
+    state = source.state
     model = renderer.model
     frames = model.render(state, model.stitch(state.x_s, state.x_s))
-    rest: Frame = paste_back(output_to_rgb(frames), source.paste_plans[SMALL])[0].numpy()
+    rest: Frame = paste_back(output_to_rgb(frames), source.paste_plan)[0].numpy()
     return rest
 
 
@@ -114,7 +114,7 @@ def test_frames_paste_the_face_back_into_the_portrait_square(
     """With a registered face, only the face crop moves; the rest is the portrait itself."""
     face = locate_face(load_face_detector(tmp_path), portrait)
     subject = character("with-face", portrait).model_copy(update={"face": face})
-    prepared = renderer.prepare(subject, portrait)
+    prepared = renderer.prepare(subject, portrait, SMALL)
     request = RenderRequest.model_validate(
         {"character_id": subject.id, "emotion": "surprised", "size": SMALL, "intensity": 1.0,
          "duration_ms": 400, "fps": 10}
@@ -174,7 +174,7 @@ def test_a_second_prepare_comes_from_the_cache(
     portrait: Frame,
     storage: Path,
 ) -> None:
-    again = renderer.prepare(character("astronaut", portrait), portrait)
+    again = renderer.prepare(character("astronaut", portrait), portrait, SMALL)
     assert not source.from_cache and again.from_cache
     # Persisted too: a fresh cache on the same storage (another worker, a restart) finds it.
     fingerprint = renderer.describe().weights_fingerprint
@@ -185,8 +185,8 @@ def test_a_second_prepare_comes_from_the_cache(
     crop = centred_square_crop(portrait, SMALL // 2)
     stored = fresh.get(key, crop.crop_to_original)
     assert stored is not None
-    torch.testing.assert_close(stored.feature, source.states[SMALL // 2].feature, rtol=0, atol=0)
-    torch.testing.assert_close(stored.x_s, source.states[SMALL // 2].x_s, rtol=0, atol=0)
+    torch.testing.assert_close(stored.feature, source.state.feature, rtol=0, atol=0)
+    torch.testing.assert_close(stored.x_s, source.state.x_s, rtol=0, atol=0)
     # A different crop of the same character is not served from the cache.
     assert fresh.get(key, crop.crop_to_original * 1.01) is None
 
@@ -196,7 +196,7 @@ def test_the_memory_cache_is_bounded(
 ) -> None:
     cache = SourceCache(LocalStore(tmp_path), capacity=2, device=torch.device("cpu"))
     crop = centred_square_crop(portrait, SMALL // 2)
-    state = source.states[SMALL // 2]
+    state = source.state
     keys = [SourceKey(f"c{i}", "f", SMALL // 2) for i in range(3)]
     for key in keys:
         cache.put(key, state, crop.crop_to_original)

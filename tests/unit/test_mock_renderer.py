@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from render_core.emotions import Emotion
@@ -34,15 +35,15 @@ def test_same_request_gives_byte_identical_frames() -> None:
     request = _request(size=256, duration_ms=400)
     first = MockRenderer()
     second = MockRenderer()
-    a = first.render_batch(first.prepare(CHARACTER, _portrait()), request, range(10))
-    b = second.render_batch(second.prepare(CHARACTER, _portrait()), request, range(10))
+    a = first.render_batch(first.prepare(CHARACTER, _portrait(), 256), request, range(10))
+    b = second.render_batch(second.prepare(CHARACTER, _portrait(), 256), request, range(10))
     for fmt in FrameFormat:
         assert [encode_frame(f, fmt) for f in a] == [encode_frame(f, fmt) for f in b]
 
 
 def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare(CHARACTER, _portrait())
+    source = renderer.prepare(CHARACTER, _portrait(), 256)
     middle = {}
     for emotion in Emotion:
         (frame,) = renderer.render_batch(
@@ -55,7 +56,7 @@ def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:
 
 def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare(CHARACTER, _portrait())
+    source = renderer.prepare(CHARACTER, _portrait(), 512)
     (strong,) = renderer.render_batch(source, _request(intensity=1.0), range(25, 26))
     (weak,) = renderer.render_batch(source, _request(intensity=0.2), range(25, 26))
     (none,) = renderer.render_batch(source, _request(intensity=0.0), range(25, 26))
@@ -71,7 +72,7 @@ def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
 
 def test_fine_controls_are_drawn() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare(CHARACTER, _portrait())
+    source = renderer.prepare(CHARACTER, _portrait(), 256)
     (plain,) = renderer.render_batch(source, _request(size=256), range(25, 26))
     (refined,) = renderer.render_batch(
         source, _request(size=256, controls={"smile": 0.5, "head_yaw": -10}), range(25, 26)
@@ -83,9 +84,16 @@ def test_fine_controls_are_drawn() -> None:
 
 def test_a_driving_video_render_is_labelled() -> None:
     renderer = MockRenderer()
-    source = renderer.prepare(CHARACTER, _portrait())
+    source = renderer.prepare(CHARACTER, _portrait(), 256)
     request = RenderRequest.model_validate(
         {"character_id": "c", "driving_video_id": "v1", "size": 256}
     )
     (frame,) = renderer.render_batch(source, request, range(0, 1))
     assert frame.shape == (256, 256, 3)
+
+
+def test_a_source_prepared_for_another_size_is_refused() -> None:
+    renderer = MockRenderer()
+    source = renderer.prepare(CHARACTER, _portrait(), 256)
+    with pytest.raises(ValueError, match="prepared at 256 px, asked for 512 px"):
+        renderer.render_batch(source, _request(size=512), range(0, 1))

@@ -36,17 +36,18 @@ NEUTRAL_TINT = EMOTION_TINTS[Emotion.neutral]
 
 @dataclass(frozen=True)
 class MockSource:
-    """The portrait, square-cropped; resized per request size on demand."""
+    """The portrait's centred square at the render's size."""
 
     square: Image.Image
     from_cache: bool = False
 
 
-def _square_crop(portrait: Frame) -> Image.Image:
+def _square_crop(portrait: Frame, size: int) -> Image.Image:
     height, width = portrait.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    return Image.fromarray(np.ascontiguousarray(portrait[top : top + side, left : left + side]))
+    square = Image.fromarray(np.ascontiguousarray(portrait[top : top + side, left : left + side]))
+    return square.resize((size, size), Image.Resampling.LANCZOS)
 
 
 class MockRenderer:
@@ -63,8 +64,8 @@ class MockRenderer:
     def describe(self) -> RendererDescription:
         return RendererDescription(name=self.name, version=self.version, device="cpu")
 
-    def prepare(self, character: Character, portrait: Frame) -> PreparedSource:
-        return MockSource(square=_square_crop(portrait))
+    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+        return MockSource(square=_square_crop(portrait, size))
 
     def render_batch(
         self, source: PreparedSource, request: RenderRequest, indices: range
@@ -72,7 +73,9 @@ class MockRenderer:
         assert isinstance(source, MockSource)
         if self.faults:
             _inject_fault(request)
-        base = source.square.resize((request.size, request.size), Image.Resampling.LANCZOS)
+        base = source.square
+        if base.size != (request.size, request.size):
+            raise ValueError(f"prepared at {base.size[0]} px, asked for {request.size} px")
         frames = []
         for index in indices:
             if self.frame_delay_s:

@@ -4,14 +4,15 @@ character, and every frame of a clip as keypoints through W and G in batches.
 A clip's keypoints come from the motion plan of its emotion, or from a driving video's
 motion relative to its first frame. Frames are the networks' own output: the portrait's
 square crop at twice the crop side, so a 128 px crop gives 256 px frames and a 256 px crop
-(upstream's) gives 512 px frames. Paste-back into the full portrait is not done here; the
-frame is the crop region. The request size is not known when a source is prepared, so both
-crop sides are prepared (F and M together cost a few milliseconds on a GPU) and cached.
+(upstream's) gives 512 px frames; they are pasted back, on the device, into the portrait's
+centred square at the requested size. W+G run through a ``FrameStep``: on CUDA compiled
+and replayed as a CUDA graph, both prepared at warm-up for every output size.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from render_core.errors import ConfigurationError
+from render_core.errors import ConfigurationError, PermanentRenderError
 from render_core.manifest import RendererDescription
 from render_core.schema import Character, RenderRequest
 from render_core.settings import Settings
 from render_core.storage import open_store
 from workers.renderer import Frame, PreparedSource
 from workers.renderers.liveportrait.driving_motion import DrivingMotionCache
-from workers.renderers.liveportrait.image_tensors import output_to_rgb
+from workers.renderers.liveportrait.frame_step import FrameStep, StepOptions
 from workers.renderers.liveportrait.keypoints import MotionState
 from workers.renderers.liveportrait.model import LivePortraitModel, SourceState
 from workers.renderers.liveportrait.motion_plan import plan_for_request
@@ -57,11 +58,12 @@ WARM_UP_GREY = 128
 
 @dataclass(frozen=True)
 class LivePortraitSource:
-    """A character's prepared state per crop side, and per output size the plan that pastes
-    an animated crop back into the portrait's output square."""
+    """A character's prepared state at one crop side, and the plan that pastes an animated
+    crop back into the portrait's output square of ``size``."""
 
-    states: dict[int, SourceState]
-    paste_plans: dict[int, PasteBack]
+    size: int
+    state: SourceState
+    paste_plan: PasteBack
     from_cache: bool
 
 
@@ -71,6 +73,7 @@ class _Loaded:
     sources: SourceCache
     driving: DrivingMotionCache
     device_label: str
+    frame_step: FrameStep
 
 
 class LivePortraitRenderer:
@@ -92,6 +95,10 @@ class LivePortraitRenderer:
         return self._ready.model
 
     @property
+    def frame_step(self) -> FrameStep:
+        return self._ready.frame_step
+
+    @property
     def _fp16(self) -> bool:
         return self.model.device.type == "cuda" and self.settings.precision == "fp16"
 
@@ -101,26 +108,39 @@ class LivePortraitRenderer:
         device = resolve_device(self.settings.device)
         model = LivePortraitModel.from_weights_dir(self.settings.weights_dir, device)
         store = open_store(self.settings)
+        options = StepOptions(
+            half_precision=device.type == "cuda" and self.settings.precision == "fp16",
+            batch=self.settings.frame_batch_size,
+            compile=self.settings.torch_compile,
+            cuda_graphs=self.settings.cuda_graphs,
+        )
         self._loaded = _Loaded(
             model,
             SourceCache(store, self.settings.source_cache_size, device),
             DrivingMotionCache(store, model.weights.fingerprint, device),
             describe_device(device, self.settings.precision),
+            FrameStep(model, options),
         )
-        # cuDNN picks its kernels per shape on first use: pay that here, for every size on a
-        # GPU; the CPU warms up only the small size (a 512 px CPU frame takes seconds).
+        # Compilation, graph capture and cuDNN's kernel choice happen on first use of a
+        # shape: pay them here, for every size on a GPU; the CPU warms up only the small
+        # size (a 512 px CPU frame takes seconds).
+        started = time.perf_counter()
         sizes = sorted(CROP_SIDES) if device.type == "cuda" else [min(CROP_SIDES)]
         for size in sizes:
             side = CROP_SIDES[size]
             grey = np.full((side, side, 3), WARM_UP_GREY, dtype=np.uint8)
             state = self._prepare_crop(grey)
+            with torch.inference_mode():
+                self.frame_step.warm_up(state, model.stitch(state.x_s, state.x_s))
             plan = self._paste_plan(grey, centred_square_crop(grey, side), size)
             self._frames(state, plan, model.stitch(state.x_s, state.x_s))
         log.info(
-            "LivePortrait ready on %s (weights %s%s)",
+            "LivePortrait ready on %s (weights %s%s; W+G %s, warm-up %.1f s)",
             self._ready.device_label,
             model.weights.fingerprint[:12],
             ", synthetic" if model.weights.synthetic else "",
+            self.frame_step.mode,
+            time.perf_counter() - started,
         )
 
     def describe(self) -> RendererDescription:
@@ -135,22 +155,20 @@ class LivePortraitRenderer:
             device=self._loaded.device_label,
         )
 
-    def prepare(self, character: Character, portrait: Frame) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+        if size not in CROP_SIDES:
+            sizes = sorted(CROP_SIDES)
+            raise PermanentRenderError(f"LivePortrait renders sizes {sizes}, not {size}")
         ready = self._ready
-        states: dict[int, SourceState] = {}
-        plans: dict[int, PasteBack] = {}
-        hits = []
-        for size, side in sorted(CROP_SIDES.items()):
-            crop = source_crop(character, portrait, side)
-            key = SourceKey(character.id, ready.model.weights.fingerprint, side)
-            state = ready.sources.get(key, crop.crop_to_original)
-            hits.append(state is not None)
-            if state is None:
-                state = self._prepare_crop(crop.image)
-                ready.sources.put(key, state, crop.crop_to_original)
-            states[side] = state
-            plans[size] = self._paste_plan(portrait, crop, size)
-        return LivePortraitSource(states, plans, from_cache=all(hits))
+        side = CROP_SIDES[size]
+        crop = source_crop(character, portrait, side)
+        key = SourceKey(character.id, ready.model.weights.fingerprint, side)
+        state = ready.sources.get(key, crop.crop_to_original)
+        from_cache = state is not None
+        if state is None:
+            state = self._prepare_crop(crop.image)
+            ready.sources.put(key, state, crop.crop_to_original)
+        return LivePortraitSource(size, state, self._paste_plan(portrait, crop, size), from_cache)
 
     def _paste_plan(self, portrait: Frame, crop: SourceCrop, size: int) -> PasteBack:
         """Frames come out as the portrait's centred square at ``size`` (as the mock's do),
@@ -169,7 +187,9 @@ class LivePortraitRenderer:
     ) -> list[Frame]:
         if not isinstance(source, LivePortraitSource):
             raise TypeError(f"not a LivePortrait source: {type(source).__name__}")
-        state = source.states[CROP_SIDES[request.size]]
+        if source.size != request.size:
+            raise ValueError(f"source prepared for {source.size} px, asked for {request.size} px")
+        state = source.state
         with torch.inference_mode():
             if request.driving_video_id is not None:
                 x_d = self._driven_keypoints(state, request.driving_video_id, request, indices)
@@ -179,7 +199,7 @@ class LivePortraitRenderer:
                 x_d = self.model.stitch(
                     state.x_s, planned_keypoints(state.motion, plan.at(indices))
                 )
-        return self._frames(state, source.paste_plans[request.size], x_d)
+        return self._frames(state, source.paste_plan, x_d)
 
     def _driven_keypoints(
         self, state: SourceState, video_id: str, request: RenderRequest, indices: range
@@ -210,10 +230,10 @@ class LivePortraitRenderer:
         """Render stitched (B, 21, 3) keypoints as one batch (split only on OOM) and paste
         them back on the device."""
 
+        step = self.frame_step
+
         def render(rows: range) -> torch.Tensor:
-            with self._precision():
-                frames = self.model.render(state, x_d[rows.start : rows.stop])
-            return paste_back(output_to_rgb(frames), plan).cpu()
+            return paste_back(step(state, x_d[rows.start : rows.stop]), plan).cpu()
 
         chunks = render_halving_on_oom(render, range(x_d.shape[0]))
         return [np.asarray(frame) for chunk in chunks for frame in chunk.numpy()]
