@@ -1,4 +1,10 @@
-"""Frame and clip encoders: PNG, WebP or JPEG frames; H.264 mp4 through PyAV, streamed."""
+"""Frame and clip encoders: PNG, WebP or JPEG frames; H.264 mp4 through PyAV, streamed.
+
+PNG, the default frame format, is the worker's largest CPU cost per frame. OpenCV's libpng
+encoder runs without the GIL from start to end (Pillow's re-takes it between output
+blocks, so encoder threads contend with the render loop); with fast deflate and the Paeth
+filter alone it takes half Pillow's time for about 2 % more bytes.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +15,39 @@ from types import TracebackType
 from typing import Any
 
 import av
+import cv2
 from PIL import Image
 
 from render_core.schema import FrameFormat
 from workers.renderer import Frame
 
 DEFAULT_QUALITY = 90
+PNG_PARAMS = [
+    cv2.IMWRITE_PNG_COMPRESSION,
+    1,
+    cv2.IMWRITE_PNG_FILTER,
+    cv2.IMWRITE_PNG_FILTER_PAETH,
+]
 
 
 def encode_frame(frame: Frame, frame_format: FrameFormat, quality: int | None = None) -> bytes:
     """Deterministic encoders: the same pixels always give the same bytes."""
+    if frame_format == FrameFormat.png:
+        return _encode_png(frame)
     buffer = io.BytesIO()
     image = Image.fromarray(frame)
-    if frame_format == FrameFormat.png:
-        image.save(buffer, format="PNG", compress_level=3)
-    elif frame_format == FrameFormat.webp:
+    if frame_format == FrameFormat.webp:
         image.save(buffer, format="WEBP", quality=quality or DEFAULT_QUALITY, method=4)
     else:
         image.save(buffer, format="JPEG", quality=quality or DEFAULT_QUALITY)
     return buffer.getvalue()
+
+
+def _encode_png(frame: Frame) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), PNG_PARAMS)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {frame.shape} frame as PNG")
+    return bytes(encoded.tobytes())
 
 
 class Mp4Writer:
