@@ -12,7 +12,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from av.container import InputContainer
+from numpy.typing import NDArray
 
 from render_core.driving_videos import Container, DrivingVideoFacts
 from render_core.errors import InvalidInput, UnsupportedVideo, VideoTooLarge
@@ -138,3 +140,11 @@ def _decode_all(
         width=tally.width,
         height=tally.height,
     )
+
+
+def first_frame_rgb(path: Path) -> NDArray[np.uint8]:
+    """The first frame of a video that ``validate_driving_video`` accepted, as RGB."""
+    with av.open(str(path), mode="r") as container:
+        for frame in container.decode(container.streams.video[0]):
+            return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    raise InvalidInput("the video has no frames", code="no_video_frames")

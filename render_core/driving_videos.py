@@ -11,6 +11,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
+from render_core.faces.region import FaceBox, FaceRegion
 from render_core.records import TenantRecords
 from render_core.schema import TenantRecord, utc_now
 
@@ -34,6 +35,9 @@ class DrivingVideo(DrivingVideoFacts, TenantRecord):
     video_key: str
     video_sha256: str
     size_bytes: int
+    face: FaceRegion | None = Field(
+        None, description="Non-square videos: the face crop the motion is read from."
+    )
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -46,11 +50,16 @@ class DrivingVideoView(BaseModel):
     width: int
     height: int
     size_bytes: int
+    face_box: FaceBox | None = Field(
+        description="Where the face was found in the first frame of a non-square video; its "
+        "crop is what drives the render. Square videos are used whole, already cropped."
+    )
     created_at: datetime
 
     @classmethod
     def of(cls, video: DrivingVideo) -> DrivingVideoView:
-        return cls.model_validate(video.model_dump())
+        face_box = video.face.box if video.face is not None else None
+        return cls.model_validate({**video.model_dump(), "face_box": face_box})
 
 
 class DrivingVideoStore(TenantRecords[DrivingVideo]):

@@ -35,3 +35,8 @@ def manifest_key(prefix: str) -> str:
 def driving_video_key(video_id: str, container: str) -> str:
     """``container`` is ``mp4`` or ``webm``: the stored file keeps its format's extension."""
     return f"driving_videos/{video_id}/video.{container}"
+
+
+def driving_face_key(video_id: str) -> str:
+    """The face crop found in a non-square driving video's first frame (JSON), if any."""
+    return f"driving_videos/{video_id}/face.json"

@@ -22,6 +22,35 @@ def write_video(
     return path.read_bytes()
 
 
+def write_frames(path: Path, frames: list[np.ndarray], fps: int = 10) -> bytes:
+    """An H.264 mp4 of the given RGB frames (even width and height); answers the file."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for pixels in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return path.read_bytes()
+
+
+def portrait_on_the_right(shifts: range) -> list[np.ndarray]:
+    """Wide (768 x 512) frames with the sample portrait in the right two thirds, moved
+    ``shift`` pixels down in each frame: a head-and-shoulders shot, off centre."""
+    from PIL import Image
+
+    from tests.conftest import SAMPLE_PORTRAIT
+
+    portrait = np.asarray(Image.open(SAMPLE_PORTRAIT).convert("RGB").resize((512, 512)))
+    frames = []
+    for shift in shifts:
+        frame = np.full((512, 768, 3), 40, dtype=np.uint8)
+        frame[:, 256:] = np.roll(portrait, shift, axis=0)
+        frames.append(frame)
+    return frames
+
+
 class _Pipe:
     """A write-only sink: the muxer cannot seek back to fill in the duration."""
 

@@ -1,7 +1,9 @@
 """Driving videos: a performance whose motion a character's render can follow.
 
 The upload is spooled to a temporary file, decoded to its end, and only then stored;
-a refused video leaves nothing in storage or Redis.
+a refused video leaves nothing in storage or Redis. A non-square video is cropped around
+the face of its first frame, as LivePortrait crops driving videos (a square one is taken
+as already cropped); the crop is stored beside the video for the workers.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ from fastapi import APIRouter, File, UploadFile, status
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, ErrorBody
 from producer_api.services import Services
-from producer_api.videos import MAX_VIDEO_BYTES, validate_driving_video
+from producer_api.videos import MAX_VIDEO_BYTES, first_frame_rgb, validate_driving_video
 from render_core import keys
-from render_core.driving_videos import MEDIA_TYPES, DrivingVideo, DrivingVideoView
-from render_core.errors import UnsupportedVideo, VideoTooLarge
+from render_core.driving_videos import (
+    MEDIA_TYPES,
+    DrivingVideo,
+    DrivingVideoFacts,
+    DrivingVideoView,
+)
+from render_core.errors import NoFaceFound, UnsupportedVideo, VideoTooLarge
+from render_core.faces.candidates import FaceDetector
+from render_core.faces.geometry import DRIVING_CROP
+from render_core.faces.portrait import locate_face
+from render_core.faces.region import FaceRegion
 
 router = APIRouter(prefix="/v1/driving-videos", tags=["driving videos"], responses=ERROR_RESPONSES)
 
@@ -42,6 +53,19 @@ def _spool(upload: UploadFile, path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def _driving_face(faces: FaceDetector, path: Path, facts: DrivingVideoFacts) -> FaceRegion | None:
+    """The crop of a non-square video's face; None for a square one (used whole)."""
+    if facts.width == facts.height:
+        return None
+    try:
+        return locate_face(faces, first_frame_rgb(path), DRIVING_CROP)
+    except NoFaceFound:
+        raise NoFaceFound(
+            "no face was found in the driving video's first frame; send a video of one face, "
+            "or a square video already cropped to it"
+        ) from None
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -49,10 +73,17 @@ def _spool(upload: UploadFile, path: Path) -> tuple[int, str]:
     description=(
         "Multipart upload, file field `video`: mp4 or webm, at most 100 MB, 30 s and "
         "4096 px a side, with at least one frame; decoded frame by frame to its end "
-        "before it is stored. Renders name it by `driving_video_id`."
+        "before it is stored. A non-square video must show a face in its first frame: "
+        "the motion is read from a crop around it (`face_box`). Renders name it by "
+        "`driving_video_id`."
     ),
     responses={
         413: {"model": ErrorBody, "description": "Over the byte or frame-size limits."},
+        422: {
+            "model": ErrorBody,
+            "description": "Too long, no frames, or no face in a non-square video's first "
+            "frame (`no_face_found`).",
+        },
         415: {"model": ErrorBody, "description": "Not an mp4 or webm video, or undecodable."},
     },
 )
@@ -65,6 +96,7 @@ def register_driving_video(
         path = Path(folder) / "upload"
         size, sha256 = _spool(video, path)
         facts = validate_driving_video(path)
+        face = _driving_face(services.faces, path, facts)
         video_id = uuid.uuid4().hex
         record = DrivingVideo(
             **facts.model_dump(),
@@ -73,7 +105,12 @@ def register_driving_video(
             video_key=keys.driving_video_key(video_id, facts.container),
             video_sha256=sha256,
             size_bytes=size,
+            face=face,
         )
+        if face is not None:  # before the video: a stored video always has its crop
+            services.store.put_bytes(
+                keys.driving_face_key(video_id), face.model_dump_json().encode(), "application/json"
+            )
         services.store.put_file(record.video_key, path, MEDIA_TYPES[facts.container])
     services.driving_videos.save(record)
     return DrivingVideoView.of(record)

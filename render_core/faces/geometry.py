@@ -29,6 +29,9 @@ class CropSpec:
 SOURCE_CROP = CropSpec(scale=2.3, vx_ratio=0.0, vy_ratio=-0.125, size=512)
 """LivePortrait's source-image crop: 2.3 times the face, shifted up an eighth, 512 px."""
 
+DRIVING_CROP = CropSpec(scale=2.2, vx_ratio=0.0, vy_ratio=-0.1, size=512)
+"""LivePortrait's driving-video crop: 2.2 times the face, shifted up a tenth, 512 px."""
+
 
 @dataclass(frozen=True)
 class CropSquare:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import redis
 
@@ -15,7 +17,7 @@ from producer_api.videos import MAX_VIDEO_BYTES
 from render_core.local_redis import LocalRedis
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack, wait_for_job
-from tests.videos import write_audio_only, write_video
+from tests.videos import portrait_on_the_right, write_audio_only, write_frames, write_video
 
 pytestmark = pytest.mark.integration
 
@@ -65,12 +67,39 @@ def test_an_mp4_is_registered_stored_and_shown(stack: Stack, media: Path) -> Non
         assert video["container"] == "mp4"
         assert (video["duration_ms"], video["fps"], video["frame_count"]) == (1000, 25.0, 25)
         assert (video["width"], video["height"], video["size_bytes"]) == (64, 64, len(data))
+        assert video["face_box"] is None  # square: taken as already cropped
         stored = stack.storage_dir / "driving_videos" / video["id"] / "video.mp4"
         assert stored.read_bytes() == data
         assert client.get(f"/v1/driving-videos/{video['id']}").json() == video
     with _client(stack, KEY_B) as other:
         missing = other.get(f"/v1/driving-videos/{video['id']}")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_a_wide_video_is_cropped_around_its_face(stack: Stack, media: Path) -> None:
+    data = write_frames(media / "wide.mp4", portrait_on_the_right(range(0, 10, 2)))
+    with _client(stack) as client:
+        response = _upload(client, "wide.mp4", data)
+    assert response.status_code == 201, response.text
+    video = response.json()
+    assert (video["width"], video["height"], video["frame_count"]) == (768, 512, 5)
+    box = video["face_box"]
+    assert box is not None and box["left"] > 256  # the portrait's face, right of centre
+    face_file = stack.storage_dir / "driving_videos" / video["id"] / "face.json"
+    stored = json.loads(face_file.read_text())
+    assert stored["box"] == box and stored["crop_size"] == 512
+
+
+def test_a_wide_video_without_a_face_is_refused(stack: Stack, media: Path) -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (4, 64, 96, 3), dtype=np.uint8)
+    data = write_frames(media / "faceless.mp4", list(noise))
+    before = _written(stack)
+    with _client(stack) as client:
+        response = _upload(client, "faceless.mp4", data)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "no_face_found" and "first frame" in error["message"]
+    assert _written(stack) == before
 
 
 def test_a_webm_is_registered(stack: Stack, media: Path) -> None:

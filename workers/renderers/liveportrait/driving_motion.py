@@ -2,10 +2,11 @@
 
 Frames are decoded one at a time (PyAV) and go to the extractor in small batches, so a
 long video never sits in memory (upstream decodes all frames up front, its most reported
-memory problem). Each frame is the centred square of the video, area-averaged to 256 px;
-upstream crops non-square videos around the face, so driving videos should be
-head-and-shoulders shots. The motion of every frame is saved next to the video in storage,
-so later renders of it, on any worker, skip decoding and extraction.
+memory problem). A non-square video is cropped around the face found in its first frame at
+registration (one fixed crop, stored beside the video), a square one is taken whole, as
+upstream does; either is area-averaged to 256 px. The motion of every frame is saved next
+to the video in storage, so later renders of it, on any worker, skip decoding and
+extraction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 
 from render_core import keys
 from render_core.errors import NotFound, PermanentRenderError, StorageUnavailable
+from render_core.faces.region import FaceRegion
 from render_core.storage import ObjectStore
 from workers.renderers.liveportrait.keypoints import MotionState
 from workers.renderers.liveportrait.motion_arrays import (
@@ -32,7 +34,7 @@ from workers.renderers.liveportrait.motion_arrays import (
     motion_from_arrays,
     motion_to_arrays,
 )
-from workers.renderers.liveportrait.source_crop import centred_square_crop
+from workers.renderers.liveportrait.source_crop import centred_square_crop, face_crop
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +86,11 @@ def _concatenate(parts: list[MotionState]) -> MotionState:
     )
 
 
-def extract_video_motion(path: Path, extract: ExtractMotion) -> DrivingMotion:
-    """Decode ``path`` frame by frame; ``extract`` turns (B, 256, 256, 3) uint8 into motion."""
+def extract_video_motion(
+    path: Path, extract: ExtractMotion, face: FaceRegion | None = None
+) -> DrivingMotion:
+    """Decode ``path`` frame by frame, cropped to ``face`` (else its centred square);
+    ``extract`` turns (B, 256, 256, 3) uint8 into motion."""
     parts: list[MotionState] = []
     batch: list[NDArray[np.uint8]] = []
     try:
@@ -94,7 +99,12 @@ def extract_video_motion(path: Path, extract: ExtractMotion) -> DrivingMotion:
             rate = stream.average_rate or stream.guessed_rate
             for frame in container.decode(stream):
                 rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-                batch.append(centred_square_crop(rgb, DRIVING_SIDE).image)
+                crop = (
+                    face_crop(rgb, face, DRIVING_SIDE)
+                    if face is not None
+                    else centred_square_crop(rgb, DRIVING_SIDE)
+                )
+                batch.append(crop.image)
                 if len(batch) == EXTRACT_BATCH:
                     parts.append(extract(torch.from_numpy(np.stack(batch))))
                     batch = []
@@ -150,12 +160,20 @@ class DrivingMotionCache:
 
     def _extract(self, video_id: str, extract: ExtractMotion) -> DrivingMotion:
         key = self._video_key(video_id)
+        face = self._face(video_id)
         with tempfile.TemporaryDirectory(prefix="driving-") as tmp:
             path = Path(tmp) / key.rsplit("/", 1)[-1]
             with path.open("wb") as file:
                 for chunk in self.store.iter_chunks(key):
                     file.write(chunk)
-            return extract_video_motion(path, extract)
+            return extract_video_motion(path, extract, face)
+
+    def _face(self, video_id: str) -> FaceRegion | None:
+        try:
+            data = self.store.get_bytes(keys.driving_face_key(video_id))
+        except NotFound:
+            return None  # a square video, used whole
+        return FaceRegion.model_validate_json(data)
 
     def _read(self, video_id: str) -> DrivingMotion | None:
         key = cache_key(video_id, self.fingerprint)
