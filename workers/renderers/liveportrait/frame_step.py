@@ -1,4 +1,4 @@
-"""W+G as a worker runs it: eager, or compiled and replayed as a CUDA graph at one batch size.
+"""W+G as a worker runs it: eager, or compiled and replayed as CUDA graphs of fixed batches.
 
 W and G are almost all of a frame's GPU time. Eager, they are bound by kernel launches and
 unfused elementwise work; compiled (inductor fuses the elementwise chains) and captured as
@@ -37,7 +37,7 @@ class _RgbWarpDecode(torch.nn.Module):
 
 @dataclass(frozen=True)
 class StepOptions:
-    """How W+G run: ``batch`` frames a replay; compile and graphs only on CUDA."""
+    """How W+G run: at most ``batch`` frames a call; compile and graphs only on CUDA."""
 
     half_precision: bool
     batch: int
