@@ -84,6 +84,24 @@ def test_on_the_cpu_the_step_is_the_eager_networks(synthetic_weights_dir: Path) 
     torch.testing.assert_close(frames, expected, rtol=0, atol=0)
 
 
+def test_a_source_of_the_other_precision_is_cast_not_refused(
+    synthetic_weights_dir: Path,
+) -> None:
+    """The source cache is shared by fp16 and fp32 workers: an fp16 volume reaching an fp32
+    step renders as its fp32 self would (up to the fp16 rounding of the volume)."""
+    model = LivePortraitModel.from_weights_dir(synthetic_weights_dir)
+    step = FrameStep(model, EAGER)
+    state = model.prepare_source(portrait_crop(128))
+    x_d = nodding(state, 2)
+    step.warm_up(state, x_d[:1])
+    half = SourceState(state.feature.half(), state.motion, state.x_s)
+    with torch.inference_mode():
+        expected = step(state, x_d)
+        from_half = step(half, x_d)
+    assert from_half.dtype == torch.uint8
+    assert psnr_db(from_half, expected) > 40.0
+
+
 @pytest.mark.gpu
 @needs_cuda
 def test_compiled_graph_step_matches_the_eager_step(

@@ -21,7 +21,7 @@ from workers.renderers.liveportrait.networks import CapturedStep, WarpDecode
 
 log = logging.getLogger(__name__)
 
-GraphKey = tuple[tuple[int, ...], torch.dtype, int]
+Shape = tuple[int, ...]
 
 
 class _RgbWarpDecode(torch.nn.Module):
@@ -96,7 +96,8 @@ class FrameStep:
         )
         self._use_graphs = on_cuda and options.cuda_graphs
         self._sizes = graph_sizes(options.batch)
-        self._graphs: dict[GraphKey, CapturedStep[torch.Tensor]] = {}
+        self._graphs: dict[tuple[Shape, int], CapturedStep[torch.Tensor]] = {}
+        self._feature_dtypes: dict[Shape, torch.dtype] = {}
 
     @property
     def _fixed_shapes(self) -> bool:
@@ -118,6 +119,7 @@ class FrameStep:
         A failure to compile (no C compiler for Triton, an unsupported op) falls back to
         the eager step rather than leaving the worker down; a graph that cannot be captured
         (out of memory) leaves that size uncaptured. Both are logged."""
+        self._feature_dtypes[_shape(state)] = state.feature.dtype
         if not self._fixed_shapes:
             self._eager(state.feature, state.x_s, x_d)
             return
@@ -139,23 +141,30 @@ class FrameStep:
                 torch.cuda.empty_cache()
                 log.warning("no memory to capture W+G at batch %d: %s", size, exc)
                 continue
-            self._graphs[_key(state, size)] = captured
+            self._graphs[_shape(state), size] = captured
 
     def __call__(self, state: SourceState, x_d: torch.Tensor) -> torch.Tensor:
+        feature = self._feature(state)
         if not self._fixed_shapes:
-            frames: torch.Tensor = self._eager(state.feature, state.x_s, x_d)
+            frames: torch.Tensor = self._eager(feature, state.x_s, x_d)
             return frames
         chunks = []
         for start, count, size in pieces(x_d.shape[0], self._sizes):
             padded = pad_rows(x_d[start : start + count], size)
-            graph = self._graphs.get(_key(state, size))
+            graph = self._graphs.get((_shape(state), size))
             if graph is None:
-                chunks.append(self._run(state.feature, state.x_s, padded)[:count])
+                chunks.append(self._run(feature, state.x_s, padded)[:count])
             else:
                 # The graph's output buffer is overwritten by the next replay: copy rows out.
-                chunks.append(graph(state.feature, state.x_s, padded)[:count].clone())
+                chunks.append(graph(feature, state.x_s, padded)[:count].clone())
         return torch.cat(chunks)
 
+    def _feature(self, state: SourceState) -> torch.Tensor:
+        """The source volume in the dtype its side was warmed up with: a cached source
+        written by a worker of the other precision must neither fail nor recompile."""
+        dtype = self._feature_dtypes.get(_shape(state), state.feature.dtype)
+        return state.feature.to(dtype)
 
-def _key(state: SourceState, size: int) -> GraphKey:
-    return tuple(state.feature.shape), state.feature.dtype, size
+
+def _shape(state: SourceState) -> Shape:
+    return tuple(state.feature.shape)
