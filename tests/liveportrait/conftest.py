@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from workers.renderers.liveportrait.manifest import file_specs
 from workers.renderers.liveportrait.synthetic_weights import write_synthetic_weights
@@ -93,3 +94,14 @@ KIT_SLIDER_NAMES = {
 }
 
 GoldenLoader = Callable[[str], dict[str, np.ndarray]]
+
+
+@pytest.fixture
+def strict_float32() -> Iterator[None]:
+    """TF32 convolutions alone cost ~1e-2 on the image; the goldens' atol assumes full fp32."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    with torch.inference_mode():
+        yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

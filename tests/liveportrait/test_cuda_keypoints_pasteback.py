@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,20 +31,11 @@ from workers.renderers.liveportrait.weight_rule import rule_tensors
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+    pytest.mark.usefixtures("strict_float32"),
 ]
 
 CUDA = torch.device("cuda")
 HEADS = ("pitch", "yaw", "roll", "t", "exp", "scale", "kp")
-
-
-@pytest.fixture(autouse=True)
-def strict_float32() -> Iterator[None]:
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    with torch.inference_mode():
-        yield
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def cuda_motion(image: str) -> MotionState:

@@ -4,7 +4,6 @@ production path by PSNR, and the CUDA-graph replay of the per-frame step (full s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -27,6 +26,7 @@ from workers.renderers.liveportrait.networks import (
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+    pytest.mark.usefixtures("strict_float32"),
 ]
 
 CUDA = torch.device("cuda")
@@ -36,17 +36,6 @@ MIN_HALF_PRECISION_PSNR_DB = 45.0
 
 NetworkT = TypeVar("NetworkT", bound=torch.nn.Module)
 RuleWeights = dict[str, dict[str, np.ndarray]]
-
-
-@pytest.fixture(autouse=True)
-def strict_float32() -> Iterator[None]:
-    """TF32 convolutions alone cost ~1e-2 on the image; the goldens' atol assumes full fp32."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    with torch.inference_mode():
-        yield
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def on_gpu(network_class: type[NetworkT], rule_weights: RuleWeights) -> NetworkT:

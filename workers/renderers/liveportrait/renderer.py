@@ -100,7 +100,7 @@ class LivePortraitRenderer:
 
     @property
     def _fp16(self) -> bool:
-        return self.model.device.type == "cuda" and self.settings.precision == "fp16"
+        return self.frame_step.options.half_precision
 
     def setup(self) -> None:
         """Check the device, load and verify the weights, prepare and render a warm-up frame."""
@@ -130,10 +130,11 @@ class LivePortraitRenderer:
             side = CROP_SIDES[size]
             grey = np.full((side, side, 3), WARM_UP_GREY, dtype=np.uint8)
             state = self._prepare_crop(grey)
+            at_rest = model.stitch(state.x_s, state.x_s)
             with torch.inference_mode():
-                self.frame_step.warm_up(state, model.stitch(state.x_s, state.x_s))
+                self.frame_step.warm_up(state, at_rest)
             plan = self._paste_plan(grey, centred_square_crop(grey, side), size)
-            self._frames(state, plan, model.stitch(state.x_s, state.x_s))
+            self._frames(state, plan, at_rest)
         log.info(
             "LivePortrait ready on %s (weights %s%s; W+G %s, warm-up %.1f s)",
             self._ready.device_label,
