@@ -3,7 +3,8 @@
 PNG, the default frame format, is the worker's largest CPU cost per frame. OpenCV's libpng
 encoder runs without the GIL from start to end (Pillow's re-takes it between output
 blocks, so encoder threads contend with the render loop); with fast deflate and the Paeth
-filter alone it takes half Pillow's time for about 2 % more bytes.
+filter alone it takes about two thirds of Pillow's time (27 against 40 ms a 512 px frame
+on an H100 host core) for about 2 % more bytes.
 """
 
 from __future__ import annotations
