@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from render_core.storage_url import StorageLocation, parse_storage_url
+
 SEVEN_DAYS_S = 7 * 24 * 3600
 
 
@@ -123,10 +125,14 @@ class Settings(BaseSettings):
 
     @field_validator("storage_url")
     @classmethod
-    def _storage_url_scheme(cls, value: str) -> str:
-        if not value.startswith(("file://", "s3://")):
-            raise ValueError("RENDER_STORAGE_URL must start with file:// or s3://")
+    def _storage_url_parses(cls, value: str) -> str:
+        parse_storage_url(value)
         return value
+
+    @cached_property
+    def storage_location(self) -> StorageLocation:
+        """Where objects go, parsed from ``storage_url`` (validated when the settings were read)."""
+        return parse_storage_url(self.storage_url)
 
     @cached_property
     def tenants_by_key(self) -> dict[str, str]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import unquote, urlparse
-
 from render_core.settings import Settings
 from render_core.storage.base import ObjectInfo, ObjectStore
 from render_core.storage.local import LocalStore
+from render_core.storage_url import LocalLocation
 
 __all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "open_store"]
 
@@ -15,12 +13,10 @@ __all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "open_store"]
 def open_store(settings: Settings) -> ObjectStore:
     """The backend named by the settings; network clients are created on first use, in the
     process that uses them."""
-    parsed = urlparse(settings.storage_url)
-    if parsed.scheme == "file":
-        return LocalStore(Path(unquote(parsed.netloc + parsed.path)))
-    if parsed.scheme == "s3":
-        # Imported here so that boto3 stays an optional dependency (extra ``s3``).
-        from render_core.storage.s3 import S3Store
+    location = settings.storage_location
+    if isinstance(location, LocalLocation):
+        return LocalStore(location.root)
+    # Imported here so that boto3 stays an optional dependency (extra ``s3``).
+    from render_core.storage.s3 import S3Store
 
-        return S3Store.from_settings(settings)
-    raise ValueError(f"unsupported storage URL {settings.storage_url!r}")
+    return S3Store.from_settings(settings, location)

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
@@ -25,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
 from render_core.settings import Settings
 from render_core.storage.base import ObjectInfo, validate_key
+from render_core.storage_url import S3Location
 
 # boto3 ships no type stubs here; the client is dynamic anyway.
 S3Client = Any
@@ -49,15 +49,6 @@ class RetryBudget:
 
 
 DEFAULT_RETRY_BUDGET = RetryBudget()
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` gives ``("bucket", "some/prefix/")``; the prefix may be empty."""
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ConfigurationError(f"storage URL {url!r} must look like s3://bucket/prefix")
-    prefix = parsed.path.strip("/")
-    return parsed.netloc, f"{prefix}/" if prefix else ""
 
 
 def _error_code(exc: ClientError) -> str:
@@ -116,12 +107,14 @@ class S3Store:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, retry_budget: RetryBudget = DEFAULT_RETRY_BUDGET
+        cls,
+        settings: Settings,
+        location: S3Location,
+        retry_budget: RetryBudget = DEFAULT_RETRY_BUDGET,
     ) -> S3Store:
-        bucket, prefix = parse_s3_url(settings.storage_url)
         return cls(
-            bucket,
-            prefix,
+            location.bucket,
+            location.prefix,
             endpoint_url=settings.s3_endpoint_url,
             public_url=settings.s3_public_url,
             region=settings.s3_region,

@@ -11,6 +11,7 @@ import pytest
 from render_core.settings import Settings
 from render_core.storage import LocalStore, ObjectStore
 from render_core.storage.s3 import RetryBudget, S3Store
+from render_core.storage_url import S3Location
 from tests.seaweed import (
     ACCESS_KEY,
     INSTALL_HINT,
@@ -75,7 +76,9 @@ def make_s3_store(
             s3_public_url=public_url,
             presign_expiry_s=PRESIGN_EXPIRY_S,
         )
-        return S3Store.from_settings(settings, retry_budget=FAST_RETRY_BUDGET)
+        location = settings.storage_location
+        assert isinstance(location, S3Location)
+        return S3Store.from_settings(settings, location, retry_budget=FAST_RETRY_BUDGET)
 
     return make
 

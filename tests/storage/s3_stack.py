@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from render_core.processes import wait_until
+from render_cli.processes import wait_until
 from tests.seaweed import SeaweedServer
 from tests.stack import CLI, Stack, register_portrait, running_stack, wait_for_job
 

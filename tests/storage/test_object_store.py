@@ -20,11 +20,13 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
 from render_core.settings import Settings
 from render_core.storage import LocalStore, ObjectInfo, ObjectStore, open_store
-from render_core.storage.s3 import S3Store, parse_s3_url
+from render_core.storage.s3 import S3Store
+from render_core.storage_url import LocalLocation, S3Location, parse_storage_url
 from tests.seaweed import (
     READER_ACCESS_KEY,
     READER_SECRET_KEY,
@@ -192,11 +194,16 @@ def test_check_passes_on_a_usable_store_and_leaves_nothing_behind(store: ObjectS
 
 
 def test_s3_url_names_bucket_and_prefix() -> None:
-    assert parse_s3_url("s3://frames") == ("frames", "")
-    assert parse_s3_url("s3://frames/") == ("frames", "")
-    assert parse_s3_url("s3://frames/prod/eu/") == ("frames", "prod/eu/")
-    with pytest.raises(ConfigurationError, match="s3://bucket/prefix"):
-        parse_s3_url("s3:///no-bucket")
+    assert parse_storage_url("s3://frames") == S3Location("frames", "")
+    assert parse_storage_url("s3://frames/") == S3Location("frames", "")
+    assert parse_storage_url("s3://frames/prod/eu/") == S3Location("frames", "prod/eu/")
+    assert parse_storage_url("file:///tmp/x%20y") == LocalLocation(Path("/tmp/x y"))
+
+
+@pytest.mark.parametrize("url", ["s3:///no-bucket", "http://host/x", "file://", "frames"])
+def test_a_malformed_storage_url_is_refused_when_settings_are_read(url: str) -> None:
+    with pytest.raises(ValidationError, match="file:///path or s3://bucket/prefix"):
+        Settings(storage_url=url)
 
 
 def test_open_store_chooses_s3_for_an_s3_url() -> None:

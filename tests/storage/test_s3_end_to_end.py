@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
 from tests.stack import Stack
 from tests.storage.s3_stack import (

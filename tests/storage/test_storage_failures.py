@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from render_core.local_redis import LocalRedis, free_port
-from render_core.processes import ManagedProcess, wait_until
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import ManagedProcess, wait_until
 from tests.conftest import child_env
 from tests.seaweed import (
     WRITER_ACCESS_KEY,

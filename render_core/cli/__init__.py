@@ -1,1 +1,0 @@
-"""The ``avatar-render`` command line."""
