@@ -21,16 +21,16 @@ from pathlib import Path
 
 import httpx
 
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import ManagedProcess, wait_until
 from render_core.jobs import JobStore
-from render_core.local_redis import LocalRedis, free_port
-from render_core.processes import ManagedProcess, wait_until
 from render_core.queue import make_celery
 from render_core.schema import JobRecord, JobStatus
 from render_core.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "render_core" / "assets" / "astronaut.png"
 JOB = {"emotion": "happy", "size": 256, "duration_ms": 200, "fps": 5, "outputs": ["frames"]}
-CLI = [sys.executable, "-m", "render_core.cli"]
+CLI = [sys.executable, "-m", "render_cli"]
 
 
 @dataclass
@@ -114,7 +114,7 @@ def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> L
         body = {"character_id": character["id"], **JOB}
         client.post("/v1/renders", json=body).raise_for_status()  # warm every path once
         store = JobStore.from_url(settings.redis_url)
-        wait_until(lambda: store.count(JobStatus.succeeded) == 1, 60, "warm-up job")
+        wait_until(lambda: store.index.count(JobStatus.succeeded) == 1, 60, "warm-up job")
 
         def submit(_: int) -> tuple[str, float]:
             started = time.perf_counter()
@@ -130,7 +130,8 @@ def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> L
 
         def all_finished() -> bool:
             done = sum(
-                store.count(s) for s in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+                store.index.count(s)
+                for s in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
             )
             return done >= jobs + 1
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from render_core.assets import __file__ as assets_init
+from render_cli.assets import __file__ as assets_init
 from render_core.emotions import Emotion
 from render_core.manifest import RenderManifest
 from render_core.schema import Character, FrameFormat, RenderRequest

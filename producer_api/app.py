@@ -7,14 +7,14 @@ import logging
 import redis
 from fastapi import FastAPI
 
+from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import install_error_handlers
+from producer_api.faces.loading import load_face_detector
+from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
 from producer_api.routes import characters, driving_videos, health, outputs, renders
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
-from render_core.driving_videos import DrivingVideoStore
-from render_core.faces.loading import load_face_detector
-from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
 from render_core.queue import make_celery, render_queues

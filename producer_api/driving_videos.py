@@ -11,7 +11,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from render_core.faces.region import FaceBox, FaceRegion
+from render_core.face_region import FaceBox, FaceRegion
 from render_core.records import TenantRecords
 from render_core.schema import TenantRecord, utc_now
 

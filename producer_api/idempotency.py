@@ -14,7 +14,7 @@ import redis
 from pydantic import BaseModel
 
 from render_core.errors import Conflict, InvalidInput, QueueUnavailable
-from render_core.jobs import PREFIX
+from render_core.records import PREFIX
 
 TTL_S = 24 * 3600
 PENDING_TTL_S = 60

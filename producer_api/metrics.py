@@ -114,7 +114,7 @@ class QueueCollector(Collector):
             "avatar_render_jobs", "Jobs in the job store, by status.", labels=["status"]
         )
         for status in JobStatus:
-            by_status.add_metric([status.value], self.jobs.count(status))
+            by_status.add_metric([status.value], self.jobs.index.count(status))
         depth = GaugeMetricFamily(
             "avatar_render_queue_depth",
             "Messages waiting in a broker queue (not yet taken by a worker).",
@@ -125,7 +125,7 @@ class QueueCollector(Collector):
         failed = GaugeMetricFamily(
             "avatar_render_failed_jobs", "Jobs in the failed (dead-letter) index."
         )
-        failed.add_metric([], self.jobs.count(JobStatus.failed))
+        failed.add_metric([], self.jobs.index.count(JobStatus.failed))
         oldest = GaugeMetricFamily(
             "avatar_render_oldest_queued_job_age_seconds",
             "Seconds since the oldest queued job was created (0 when none waits).",
@@ -134,7 +134,7 @@ class QueueCollector(Collector):
         return [by_status, depth, failed, oldest]
 
     def _oldest_queued_age_s(self) -> float:
-        oldest = self.jobs.ids_with_status(JobStatus.queued, 1)
+        oldest = self.jobs.index.ids_with_status(JobStatus.queued, 1)
         if not oldest:
             return 0.0
         try:

@@ -9,10 +9,10 @@ import redis
 from celery import Celery
 from fastapi import Depends, Request
 
+from producer_api.driving_videos import DrivingVideoStore
+from producer_api.faces.candidates import FaceDetector
+from producer_api.idempotency import IdempotencyStore
 from render_core.characters import CharacterStore
-from render_core.driving_videos import DrivingVideoStore
-from render_core.faces.candidates import FaceDetector
-from render_core.idempotency import IdempotencyStore
 from render_core.jobs import JobStore
 from render_core.settings import Settings
 from render_core.storage import ObjectStore

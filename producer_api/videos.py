@@ -16,7 +16,7 @@ import numpy as np
 from av.container import InputContainer
 from numpy.typing import NDArray
 
-from render_core.driving_videos import Container, DrivingVideoFacts
+from producer_api.driving_videos import Container, DrivingVideoFacts
 from render_core.errors import InvalidInput, UnsupportedVideo, VideoTooLarge
 
 MAX_VIDEO_BYTES = 100 * 1024 * 1024

@@ -1,5 +1,5 @@
-"""``python -m render_core.cli`` is ``avatar-render``."""
+"""``python -m render_cli`` is ``avatar-render``."""
 
-from render_core.cli.main import main
+from render_cli.main import main
 
 main()

@@ -16,17 +16,17 @@ from pathlib import Path
 import httpx
 import typer
 
-from render_core.cli.contact_sheet import sample_indices, write_contact_sheet
-from render_core.client import RenderClient
+from render_cli.client import RenderClient
+from render_cli.contact_sheet import sample_indices, write_contact_sheet
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import ManagedProcess, wait_until
 from render_core.emotions import Emotion
-from render_core.local_redis import LocalRedis, free_port
-from render_core.processes import ManagedProcess, wait_until
 
 FRAMES_PER_ROW = 6
 
 
 def sample_portrait() -> Path:
-    return Path(str(files("render_core.assets").joinpath("astronaut.png")))
+    return Path(str(files("render_cli.assets").joinpath("astronaut.png")))
 
 
 def _child_env(redis_url: str, storage: Path) -> dict[str, str]:
@@ -52,7 +52,7 @@ def run_demo(out: Path, port: int) -> int:
     storage, logs = out / "storage", out / "logs"
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}"
-    cli = [sys.executable, "-m", "render_core.cli"]
+    cli = [sys.executable, "-m", "render_cli"]
     children: list[ManagedProcess] = []
     redis_server = LocalRedis(data_dir=out / "redis")
     try:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from render_core.cli.roles import load_role
-from render_core.cli.storage import storage_app
+from render_cli.roles import needs_extra
+from render_cli.storage import storage_app
 from render_core.emotions import DEFAULT_INTENSITY, Emotion
 from render_core.errors import RenderServiceError
 from render_core.logs import configure_logging
 from render_core.settings import Settings
+from workers.renderers.liveportrait.weights_cli import app as weights_app
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
@@ -23,6 +24,7 @@ app = typer.Typer(
 jobs_app = typer.Typer(no_args_is_help=True, help="Operate on jobs: the failed list, retries.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(storage_app, name="storage")
+app.add_typer(weights_app, name="weights")
 
 
 def _settings() -> Settings:
@@ -36,7 +38,9 @@ def api(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API."""
-    load_role("producer_api.serve").run_api(host, port, workers)
+    with needs_extra("api"):
+        from producer_api.serve import run_api
+    run_api(host, port, workers)
 
 
 @app.command()
@@ -70,14 +74,21 @@ def worker(
         flags = ["--renderer", "liveportrait", "--device", "cuda:0", "--loglevel", loglevel]
         flags += ["--queues", queues] if queues else []
         flags += ["--precision", precision] if precision else []
-        raise typer.Exit(load_role("workers.gpu_fleet").run_gpu_fleet(flags, name or "gpu"))
+        from workers.gpu_fleet import run_gpu_fleet
+
+        worker_command = [sys.executable, "-m", "render_cli", "worker", *flags]
+        raise typer.Exit(run_gpu_fleet(worker_command, name or "gpu"))
     chosen = {"renderer": renderer, "device": device, "precision": precision}
     updates = {key: value for key, value in chosen.items() if value is not None}
     settings = Settings.model_validate({**settings.model_dump(), **updates})
     if settings.renderer == "liveportrait":
-        load_role("workers.renderers.liveportrait.preflight").check_worker_can_start(settings)
+        with needs_extra("gpu"):
+            from workers.renderers.liveportrait.preflight import check_worker_can_start
+        check_worker_can_start(settings)
+    with needs_extra("worker"):
+        from workers.main import run_worker
     queue_list = [q for q in (queues or "").split(",") if q] or None
-    load_role("workers.main").run_worker(settings, queue_list, concurrency, name, loglevel)
+    run_worker(settings, queue_list, concurrency, name, loglevel)
 
 
 @app.command()
@@ -86,13 +97,13 @@ def flower(
     address: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve Flower on our broker; RENDER_FLOWER_BASIC_AUTH is required when auth is on."""
-    from render_core.monitor import run_flower
+    from render_cli.monitor import run_flower
 
     raise typer.Exit(run_flower(_settings(), address, port))
 
 
 def _client(settings: Settings) -> Any:
-    from render_core.client import RenderClient
+    from render_cli.client import RenderClient
 
     return RenderClient(settings.api_url, settings.api_key or None)
 
@@ -108,7 +119,7 @@ def submit(
     wait: Annotated[bool, typer.Option(help="Wait and show progress.")] = True,
 ) -> None:
     """Register a portrait, enqueue one render and wait for it with a progress bar."""
-    from render_core.cli.submit import submit_and_wait
+    from render_cli.submit import submit_and_wait
 
     client = _client(_settings())
     request = {
@@ -141,7 +152,7 @@ def demo(
     port: Annotated[int, typer.Option(help="API port (0: any free port).")] = 0,
 ) -> None:
     """Start Redis, a mock worker and the API; render all 7 emotions; write a contact sheet."""
-    from render_core.cli.demo import run_demo
+    from render_cli.demo import run_demo
 
     raise typer.Exit(run_demo(out.resolve(), port))
 
@@ -153,7 +164,7 @@ def jobs_failed(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) ->
     from render_core.schema import JobStatus
 
     store = JobStore.from_url(_settings().redis_url)
-    for job_id in store.ids_with_status(JobStatus.failed, limit):
+    for job_id in store.index.ids_with_status(JobStatus.failed, limit):
         record = store.get(job_id)
         error = record.error
         reason = f"{error.code}: {error.message}" if error else "-"
@@ -167,7 +178,7 @@ def jobs_retry(
 ) -> None:
     """Re-enqueue failed jobs as new attempts."""
     from render_core.jobs import JobStore
-    from render_core.queue import make_celery, send_render
+    from render_core.queue import enqueue, make_celery
     from render_core.schema import JobStatus
 
     if (job_id is None) == (not all_failed):
@@ -176,28 +187,15 @@ def jobs_retry(
     settings = _settings()
     store = JobStore.from_url(settings.redis_url)
     celery = make_celery(settings)
-    ids = store.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
+    ids = store.index.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
     for one in ids:
         record = store.retry(one, task_id=uuid.uuid4().hex)
-        assert record.task_id is not None
-        send_render(celery, settings, record.id, record.request, record.task_id)
-        store.mark_enqueued(record.id, record.task_id)
+        enqueue(celery, settings, store, [record])
         typer.echo(f"{record.id}\tre-enqueued")
-
-
-def _mount_weights_commands() -> None:
-    """``avatar-render weights`` lives with the LivePortrait code (a worker role); it is
-    mounted at start rather than imported here, so render_core never imports workers."""
-    try:
-        weights = importlib.import_module("workers.renderers.liveportrait.weights_cli")
-    except ImportError:
-        return
-    app.add_typer(weights.app, name="weights")
 
 
 def main() -> None:
     configure_logging(_settings())
-    _mount_weights_commands()
     try:
         app()
     except RenderServiceError as exc:

@@ -1,33 +1,25 @@
 """Role code (API, worker, LivePortrait) is imported only by the command that needs it.
 
-``render_core`` is installed everywhere; the API or GPU extras may not be, and a node
-without them should get a clear sentence instead of a traceback.
+The package is installed everywhere, but a node may lack the API or GPU extras; such a
+node should get a sentence naming the extra to install, not a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
-EXTRA_FOR_MODULE = {
-    "producer_api": "api",
-    "workers": "worker",
-    "workers.renderers.liveportrait": "gpu",
-}
 
-
-def load_role(module: str) -> ModuleType:
+@contextmanager
+def needs_extra(extra: str) -> Iterator[None]:
+    """Wrap a role's import: a missing dependency exits 2 naming ``avatar-render[extra]``."""
     try:
-        return importlib.import_module(module)
+        yield
     except ImportError as exc:
-        extra = next(
-            (e for prefix, e in sorted(EXTRA_FOR_MODULE.items()) if module.startswith(prefix)),
-            "worker",
-        )
         typer.secho(
-            f"{module} cannot be imported ({exc}); install the role: "
+            f"this command needs the {extra} role ({exc}); install it: "
             f"pip install 'avatar-render[{extra}]'",
             fg="red",
             err=True,

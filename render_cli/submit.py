@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from render_core.client import RenderClient
+from render_cli.client import RenderClient
 
 
 def submit_and_wait(

@@ -15,7 +15,7 @@ from typing import cast
 import redis
 from pydantic import BaseModel, Field
 
-from render_core.jobs import PREFIX
+from render_core.records import PREFIX
 
 WORKER_TTL_S = 30
 LEASE_TTL_S = 30

@@ -1,8 +1,9 @@
-"""The job store: one JSON record per job in Redis, and the indexes that list them.
+"""The job store: one JSON record per job in Redis, and the state moves between statuses.
 
 Every status move goes through ``_update``, an optimistic transaction (WATCH/MULTI) that
 re-reads the record, checks the move is legal and writes record and indexes together,
-so two processes racing on one job cannot both win.
+so two processes racing on one job cannot both win. Lists and counts of many jobs are
+``JobIndex``'s (``store.index``).
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import redis
 
-from render_core.errors import Conflict, NotFound, QueueUnavailable, StaleAttempt, WorkerLost
+from render_core.errors import Conflict, StaleAttempt, WorkerLost
+from render_core.job_index import JobIndex, Page
+from render_core.records import TenantRecords
 from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
-
-PREFIX = "ar"
 
 ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     # queued → failed: its message could not be sent, or it ran out of attempts.
@@ -47,120 +46,46 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
-def _job_key(job_id: str) -> str:
-    return f"{PREFIX}:job:{job_id}"
-
-
-def _tenant_index(tenant: str, status: JobStatus | None = None) -> str:
-    base = f"{PREFIX}:tenant:{tenant}:jobs"
-    return base if status is None else f"{base}:{status.value}"
-
-
-def status_index(status: JobStatus) -> str:
-    """All jobs of one status, every tenant; ``failed`` is the dead-letter index."""
-    return f"{PREFIX}:status:{status.value}"
-
-
-SEQUENCE_KEY = f"{PREFIX}:seq"
-# Queued jobs without a sent message, scored by when they became so (epoch seconds): the
-# reaper reads only these, not every queued record.
-UNSENT_KEY = f"{PREFIX}:unsent"
-
-
-def _awaits_message(record: JobRecord) -> bool:
-    return record.status == JobStatus.queued and record.enqueued_at is None
-
-
-@dataclass(frozen=True)
-class Page:
-    jobs: list[JobRecord]
-    next_cursor: str | None
-
-
-class JobStore:
-    """Job records and their indexes in Redis."""
+class JobStore(TenantRecords[JobRecord]):
+    """Job records in Redis: reads by id (tenant-scoped), creation, and the status moves."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self.redis = client
+        super().__init__(client, "job", JobRecord)
+        self.index = JobIndex(client)
 
     @classmethod
     def from_url(cls, url: str) -> JobStore:
         return cls(redis.Redis.from_url(url, decode_responses=True))
 
-    # -- creation and reads -------------------------------------------------------------
-
     def create(self, records: Iterable[JobRecord]) -> None:
-        """Store new queued jobs, all or none."""
+        """Store new queued jobs with their index entries, all or none."""
         records = list(records)
         try:
-            last = int(self.redis.incrby(SEQUENCE_KEY, len(records)))
+            scores = self.index.reserve_scores(len(records))
             pipe = self.redis.pipeline(transaction=True)
-            for offset, record in enumerate(records):
-                score = last - len(records) + offset + 1
-                pipe.set(_job_key(record.id), record.model_dump_json())
-                pipe.zadd(_tenant_index(record.tenant), {record.id: score})
-                pipe.zadd(_tenant_index(record.tenant, record.status), {record.id: score})
-                pipe.zadd(status_index(record.status), {record.id: score})
-                if _awaits_message(record):
-                    pipe.zadd(UNSENT_KEY, {record.id: record.created_at.timestamp()})
+            for record, score in zip(records, scores, strict=True):
+                pipe.set(self.key(record.id), record.model_dump_json())
+                self.index.add(pipe, record, score)
             pipe.execute()
         except redis.RedisError as exc:
-            raise QueueUnavailable(f"job store unavailable: {exc}") from exc
-
-    def get(self, job_id: str) -> JobRecord:
-        try:
-            raw = self.redis.get(_job_key(job_id))
-        except redis.RedisError as exc:
-            raise QueueUnavailable(f"job store unavailable: {exc}") from exc
-        if raw is None:
-            raise NotFound(f"job {job_id} not found")
-        return JobRecord.model_validate_json(raw)
-
-    def get_for_tenant(self, tenant: str, job_id: str) -> JobRecord:
-        """Another tenant's job is answered exactly like a missing one."""
-        record = self.get(job_id)
-        if record.tenant != tenant:
-            raise NotFound(f"job {job_id} not found")
-        return record
+            raise self.unavailable(exc) from exc
 
     def list_page(
         self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None
     ) -> Page:
-        """Newest first; the cursor is the position of the last job of the previous page."""
-        upper = f"({int(cursor)}" if cursor else "+inf"
+        """A tenant's jobs, newest first, ``limit`` at a time."""
+        ids, next_cursor = self.index.page_ids(tenant, status, limit, cursor)
         try:
-            rows = cast(
-                "list[tuple[str, float]]",
-                self.redis.zrevrangebyscore(
-                    _tenant_index(tenant, status),
-                    upper,
-                    "-inf",
-                    start=0,
-                    num=limit,
-                    withscores=True,
-                ),
-            )
-            raws = self.redis.mget([_job_key(job_id) for job_id, _ in rows]) if rows else []
+            raws = self.redis.mget([self.key(job_id) for job_id in ids]) if ids else []
         except redis.RedisError as exc:
-            raise QueueUnavailable(f"job store unavailable: {exc}") from exc
+            raise self.unavailable(exc) from exc
         jobs = [JobRecord.model_validate_json(raw) for raw in raws if raw is not None]
-        next_cursor = str(int(rows[-1][1])) if len(rows) == limit else None
         return Page(jobs=jobs, next_cursor=next_cursor)
-
-    def count(self, status: JobStatus) -> int:
-        return int(self.redis.zcard(status_index(status)))
-
-    def unsent_since(self, before: float, limit: int = 1000) -> list[str]:
-        """Queued jobs that have had no sent message since before ``before`` (epoch s)."""
-        return cast("list[str]", self.redis.zrangebyscore(UNSENT_KEY, "-inf", before, 0, limit))
-
-    def ids_with_status(self, status: JobStatus, limit: int = 1000) -> list[str]:
-        return cast("list[str]", self.redis.zrange(status_index(status), 0, limit - 1))
 
     # -- moves --------------------------------------------------------------------------
 
     def _update(self, job_id: str, change: Callable[[JobRecord], None]) -> JobRecord:
-        key = _job_key(job_id)
+        key = self.key(job_id)
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
@@ -168,7 +93,7 @@ class JobStore:
                         pipe.watch(key)  # type: ignore[no-untyped-call]
                         raw = pipe.get(key)
                         if raw is None:
-                            raise NotFound(f"job {job_id} not found")
+                            raise self.not_found(job_id)
                         record = JobRecord.model_validate_json(raw)
                         before = record.status
                         change(record)
@@ -178,27 +103,13 @@ class JobStore:
                             )
                         pipe.multi()
                         pipe.set(key, record.model_dump_json())
-                        if record.status != before:
-                            self._move_indexes(pipe, record, before)
-                        if _awaits_message(record):
-                            pipe.zadd(UNSENT_KEY, {record.id: time.time()}, nx=True)
-                        else:
-                            pipe.zrem(UNSENT_KEY, record.id)
+                        self.index.move(pipe, record, before, time.time())
                         pipe.execute()
                         return record
                     except redis.WatchError:
                         continue
         except redis.RedisError as exc:
-            raise QueueUnavailable(f"job store unavailable: {exc}") from exc
-
-    def _move_indexes(
-        self, pipe: redis.client.Pipeline, record: JobRecord, before: JobStatus
-    ) -> None:
-        score = self.redis.zscore(_tenant_index(record.tenant), record.id) or 0
-        pipe.zrem(_tenant_index(record.tenant, before), record.id)
-        pipe.zrem(status_index(before), record.id)
-        pipe.zadd(_tenant_index(record.tenant, record.status), {record.id: score})
-        pipe.zadd(status_index(record.status), {record.id: score})
+            raise self.unavailable(exc) from exc
 
     def mark_enqueued(self, job_id: str, task_id: str) -> JobRecord:
         """The message ``task_id`` was sent; a queued job without this mark may have none."""

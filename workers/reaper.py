@@ -17,9 +17,10 @@ from celery import Celery
 
 from render_core.errors import RenderServiceError, WorkerLost
 from render_core.heartbeats import lease_key
-from render_core.jobs import PREFIX, JobStore
-from render_core.queue import send_render
-from render_core.schema import JobError, JobRecord, JobStatus
+from render_core.jobs import JobStore
+from render_core.queue import enqueue
+from render_core.records import PREFIX
+from render_core.schema import JobError, JobStatus
 from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,24 +29,18 @@ LOCK_KEY = f"{PREFIX}:reaper:lock"
 LOCK_TTL_S = 10
 
 
-def _send(jobs: JobStore, celery: Celery, settings: Settings, record: JobRecord) -> None:
-    assert record.task_id is not None
-    send_render(celery, settings, record.id, record.request, record.task_id)
-    jobs.mark_enqueued(record.id, record.task_id)
-
-
 def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[str]:
     """Queued jobs whose message was never marked sent (the API died in between) get one.
 
     A duplicate message is harmless: the claim in the job store lets one attempt run.
     """
     sent: list[str] = []
-    for job_id in jobs.unsent_since(time.time() - settings.orphan_age_s):
+    for job_id in jobs.index.unsent_since(time.time() - settings.orphan_age_s):
         record = jobs.get(job_id)
         if record.status != JobStatus.queued or record.enqueued_at is not None:
             continue
         record.task_id = uuid.uuid4().hex
-        _send(jobs, celery, settings, record)
+        enqueue(celery, settings, jobs, [record])
         log.warning("job %s had no message; sent one", job_id)
         sent.append(job_id)
     return sent
@@ -60,7 +55,7 @@ def reap_lost_attempts(
         return []
     touched: list[str] = []
     try:
-        for job_id in jobs.ids_with_status(JobStatus.running, limit=10_000):
+        for job_id in jobs.index.ids_with_status(JobStatus.running, limit=10_000):
             record = jobs.get(job_id)
             token = record.attempt_token
             if (
@@ -80,7 +75,7 @@ def reap_lost_attempts(
                     log.warning("job %s failed: worker lost on its last attempt", job_id)
                 else:
                     requeued = jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
-                    _send(jobs, celery, settings, requeued)
+                    enqueue(celery, settings, jobs, [requeued])
                     log.warning("job %s requeued: its worker %s is gone", job_id, record.worker)
                 touched.append(job_id)
             except RenderServiceError as exc:  # it moved on meanwhile (finished, taken over)

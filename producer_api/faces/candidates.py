@@ -8,8 +8,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from render_core.faces.geometry import Points
-from render_core.faces.region import FaceBox
+from producer_api.faces.geometry import Points
+from render_core.face_region import FaceBox
 
 RGB = NDArray[np.uint8]
 

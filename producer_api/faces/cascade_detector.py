@@ -14,8 +14,8 @@ from PIL import Image
 from skimage.data import lbp_frontal_face_cascade_filename
 from skimage.feature import Cascade
 
-from render_core.faces.candidates import RGB, FaceCandidate
-from render_core.faces.region import FaceBox
+from producer_api.faces.candidates import RGB, FaceCandidate
+from render_core.face_region import FaceBox
 
 DETECTION_SIDE = 640
 """Larger portraits are searched at this longer side: faces worth animating stay big enough."""

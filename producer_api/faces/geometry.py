@@ -42,20 +42,47 @@ class CropSquare:
     angle: float
 
 
+def _homogeneous(linear: NDArray[np.float64], offset: tuple[float, float]) -> Affine:
+    return np.array([[*linear[0], offset[0]], [*linear[1], offset[1]], [0.0, 0.0, 1.0]])
+
+
+def rotation(angle: float) -> Affine:
+    """Turn by ``angle`` radians about the origin (3x3, homogeneous)."""
+    cos, sin = math.cos(angle), math.sin(angle)
+    return _homogeneous(np.array([[cos, -sin], [sin, cos]]), (0.0, 0.0))
+
+
+def scaling(factor: float) -> Affine:
+    return _homogeneous(np.eye(2) * factor, (0.0, 0.0))
+
+
+def translation(dx: float, dy: float) -> Affine:
+    return _homogeneous(np.eye(2), (dx, dy))
+
+
+def roll_of(top: Points, bottom: Points) -> float:
+    """The face's roll: the angle that turns the image's +y onto the top-to-bottom axis
+    (upright when the axis is too short to tell)."""
+    down_x, down_y = np.asarray(bottom, dtype=np.float64) - np.asarray(top, dtype=np.float64)
+    if math.hypot(down_x, down_y) <= 1e-3:
+        return 0.0
+    return math.atan2(-down_x, down_y)
+
+
 def square_around(points: Points, top: Points, bottom: Points, spec: CropSpec) -> CropSquare:
-    """The crop square for ``points``, upright along the axis from ``top`` to ``bottom``."""
-    down = np.asarray(bottom, dtype=np.float64) - np.asarray(top, dtype=np.float64)
-    length = float(np.linalg.norm(down))
-    uy = down / length if length > 1e-3 else np.array([0.0, 1.0])
-    ux = np.array([uy[1], -uy[0]])
-    mean = points.mean(axis=0)
-    rotated = (points - mean) @ np.stack([ux, uy]).T
-    low, high = rotated.min(axis=0), rotated.max(axis=0)
-    middle = (low + high) / 2
+    """The crop square for ``points``, upright along the axis from ``top`` to ``bottom``.
+
+    In the face's own upright frame (the image turned back by the roll) the square is the
+    points' bounding box, made square by its longer side times ``spec.scale`` and moved
+    by the spec's ratios of that side; its centre is then turned back into the image.
+    """
+    roll = roll_of(top, bottom)
+    upright = apply_affine(rotation(-roll)[:2], points)
+    low, high = upright.min(axis=0), upright.max(axis=0)
     side = float((high - low).max()) * spec.scale
-    center = mean + ux * middle[0] + uy * middle[1]
-    center = center + ux * (spec.vx_ratio * side) + uy * (spec.vy_ratio * side)
-    return CropSquare((float(center[0]), float(center[1])), side, math.atan2(ux[1], ux[0]))
+    shift = np.array([spec.vx_ratio, spec.vy_ratio]) * side
+    centre = apply_affine(rotation(roll)[:2], ((low + high) / 2 + shift)[None, :])[0]
+    return CropSquare((float(centre[0]), float(centre[1])), side, roll)
 
 
 def square_around_box(
@@ -68,17 +95,17 @@ def square_around_box(
 
 
 def original_to_crop(square: CropSquare, size: int) -> Affine:
-    """2x3 similarity mapping the square onto a ``size`` x ``size`` crop."""
-    s = size / square.side
-    cos, sin = math.cos(square.angle), math.sin(square.angle)
+    """2x3 similarity mapping the square onto a ``size`` x ``size`` crop: its centre to the
+    origin, its roll undone, its side scaled to ``size``, the origin to the crop's centre."""
     cx, cy = square.center
     half = size / 2
-    return np.array(
-        [
-            [s * cos, s * sin, half - s * (cos * cx + sin * cy)],
-            [-s * sin, s * cos, half - s * (-sin * cx + cos * cy)],
-        ]
+    composed = (
+        translation(half, half)
+        @ scaling(size / square.side)
+        @ rotation(-square.angle)
+        @ translation(-cx, -cy)
     )
+    return composed[:2]
 
 
 def invert_affine(matrix: Affine) -> Affine:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from render_core.faces.geometry import Affine, Points, apply_affine, invert_affine
-from render_core.faces.region import FaceBox
+from producer_api.faces.geometry import Affine, Points, apply_affine, invert_affine
+from render_core.face_region import FaceBox
 
 INPUT_SIZE = 192
 POINTS = 106

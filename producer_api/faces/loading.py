@@ -6,9 +6,9 @@ import functools
 import importlib
 from pathlib import Path
 
+from producer_api.faces.candidates import FaceDetector
+from producer_api.faces.cascade_detector import CascadeFaceDetector
 from render_core.errors import ConfigurationError
-from render_core.faces.candidates import FaceDetector
-from render_core.faces.cascade_detector import CascadeFaceDetector
 
 DETECTOR_FILE = Path("insightface/models/buffalo_l/det_10g.onnx")
 LANDMARK_FILE = Path("insightface/models/buffalo_l/2d106det.onnx")
@@ -27,6 +27,6 @@ def load_face_detector(models_dir: Path) -> FaceDetector:
             code="face_models_invalid",
         )
     # Imported here so that processes without the bundle never load onnxruntime.
-    onnx_detector = importlib.import_module("render_core.faces.onnx_detector")
+    onnx_detector = importlib.import_module("producer_api.faces.onnx_detector")
     onnx: FaceDetector = onnx_detector.OnnxFaceDetector(detector, landmarker)
     return onnx

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
+from producer_api.faces import landmarks, scrfd
+from producer_api.faces.candidates import RGB, FaceCandidate
+from producer_api.faces.geometry import warp
 from render_core.errors import ConfigurationError
-from render_core.faces import landmarks, scrfd
-from render_core.faces.candidates import RGB, FaceCandidate
-from render_core.faces.geometry import warp
 
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 

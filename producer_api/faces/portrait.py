@@ -7,9 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from render_core.errors import NoFaceFound
-from render_core.faces.candidates import RGB, FaceCandidate, FaceDetector
-from render_core.faces.geometry import (
+from producer_api.faces.candidates import RGB, FaceCandidate, FaceDetector
+from producer_api.faces.geometry import (
     SOURCE_CROP,
     CropSpec,
     CropSquare,
@@ -18,8 +17,9 @@ from render_core.faces.geometry import (
     square_around,
     square_around_box,
 )
-from render_core.faces.landmarks import eye_and_mouth_centres
-from render_core.faces.region import FaceRegion
+from producer_api.faces.landmarks import eye_and_mouth_centres
+from render_core.errors import NoFaceFound
+from render_core.face_region import FaceRegion
 
 
 def decode_rgb(png: bytes) -> RGB:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from render_core.faces.candidates import FaceCandidate
-from render_core.faces.region import FaceBox
+from producer_api.faces.candidates import FaceCandidate
+from render_core.face_region import FaceBox
 
 INPUT_SIZE = 512
 STRIDES = (8, 16, 32)

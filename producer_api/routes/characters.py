@@ -14,11 +14,11 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.faces.portrait import decode_rgb, locate_face
 from producer_api.portraits import MAX_PORTRAIT_BYTES, validate_portrait
 from producer_api.services import Services
 from render_core import keys
 from render_core.errors import ImageTooLarge
-from render_core.faces.portrait import decode_rgb, locate_face
 from render_core.schema import Character, CharacterView
 
 router = APIRouter(prefix="/v1/characters", tags=["characters"], responses=ERROR_RESPONSES)

@@ -17,21 +17,21 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from producer_api.auth import Tenant
-from producer_api.errors import ERROR_RESPONSES, ErrorBody
-from producer_api.services import Services
-from producer_api.videos import MAX_VIDEO_BYTES, first_frame_rgb, validate_driving_video
-from render_core import keys
-from render_core.driving_videos import (
+from producer_api.driving_videos import (
     MEDIA_TYPES,
     DrivingVideo,
     DrivingVideoFacts,
     DrivingVideoView,
 )
+from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.faces.candidates import FaceDetector
+from producer_api.faces.geometry import DRIVING_CROP
+from producer_api.faces.portrait import locate_face
+from producer_api.services import Services
+from producer_api.videos import MAX_VIDEO_BYTES, first_frame_rgb, validate_driving_video
+from render_core import keys
 from render_core.errors import NoFaceFound, UnsupportedVideo, VideoTooLarge
-from render_core.faces.candidates import FaceDetector
-from render_core.faces.geometry import DRIVING_CROP
-from render_core.faces.portrait import locate_face
-from render_core.faces.region import FaceRegion
+from render_core.face_region import FaceRegion
 
 router = APIRouter(prefix="/v1/driving-videos", tags=["driving videos"], responses=ERROR_RESPONSES)
 

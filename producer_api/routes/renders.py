@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.idempotency import body_fingerprint
 from producer_api.services import ApiServices, Services
 from render_core.errors import NotFound, QueueUnavailable
-from render_core.idempotency import body_fingerprint
-from render_core.queue import send_render
+from render_core.queue import NotEnqueued, enqueue
 from render_core.schema import (
     BatchRenderRequest,
     JobError,
@@ -64,22 +64,15 @@ def _check_driving_videos(
 
 
 def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
-    """Send one message per job; a job whose message could not be sent is failed, not lost."""
-    for position, record in enumerate(records):
-        assert record.task_id is not None
-        try:
-            send_render(
-                services.celery, services.settings, record.id, record.request, record.task_id
-            )
-        except Exception as exc:  # kombu raises many types; all mean "not sent"
-            log.error("could not enqueue job %s: %s", record.id, exc)
-            error = JobError(
-                code="queue_unavailable", message=f"not enqueued: {exc}", retryable=True
-            )
-            for unsent in records[position:]:
-                services.jobs.fail(unsent.id, None, error)
-            raise QueueUnavailable("the queue is unavailable; retry later") from exc
-        services.jobs.mark_enqueued(record.id, record.task_id)
+    """A job whose message could not be sent is failed, not lost: the client hears 503."""
+    try:
+        enqueue(services.celery, services.settings, services.jobs, records)
+    except NotEnqueued as exc:
+        log.error("could not enqueue %d job(s): %s", len(exc.unsent), exc.message)
+        error = JobError(code="queue_unavailable", message=exc.message, retryable=True)
+        for unsent in exc.unsent:
+            services.jobs.fail(unsent.id, None, error)
+        raise QueueUnavailable("the queue is unavailable; retry later") from exc
 
 
 def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from render_cli.local_redis import LocalRedis
+from render_cli.processes import ManagedProcess, wait_until
 from render_core.jobs import JobStore
-from render_core.local_redis import LocalRedis
-from render_core.processes import ManagedProcess, wait_until
 from render_core.schema import JobRecord, JobStatus
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack
@@ -74,7 +74,7 @@ def _records(stack: Stack) -> list[JobRecord]:
     jobs = JobStore.from_url(stack.settings.redis_url)
     records: list[JobRecord] = []
     for status in JobStatus:
-        records += [jobs.get(job_id) for job_id in jobs.ids_with_status(status, 10_000)]
+        records += [jobs.get(job_id) for job_id in jobs.index.ids_with_status(status, 10_000)]
     return records
 
 
@@ -206,7 +206,9 @@ def test_a_job_that_kills_its_worker_every_time_fails_as_worker_lost(stack: Stac
     assert failed.status == JobStatus.failed and failed.error is not None
     assert failed.error.code == "worker_lost" and failed.attempts == 3
     assert all(records[job_id].status == JobStatus.succeeded for job_id in healthy)
-    assert poison in JobStore.from_url(stack.settings.redis_url).ids_with_status(JobStatus.failed)
+    assert poison in JobStore.from_url(stack.settings.redis_url).index.ids_with_status(
+        JobStatus.failed
+    )
     assert worker.alive()
 
 

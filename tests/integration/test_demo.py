@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from render_core.cli.contact_sheet import THUMB
+from render_cli.contact_sheet import THUMB
 from tests.conftest import child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DEMO = [sys.executable, "-m", "render_core.cli", "demo"]
+DEMO = [sys.executable, "-m", "render_cli", "demo"]
 
 
 def test_demo_renders_seven_emotions_and_a_contact_sheet(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from producer_api.videos import MAX_VIDEO_BYTES
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack, wait_for_job
 from tests.videos import portrait_on_the_right, write_audio_only, write_frames, write_video

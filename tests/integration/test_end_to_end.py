@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from tests.conftest import SAMPLE_PORTRAIT, child_env
 from tests.stack import Stack, register_portrait, running_stack, wait_for_job
 from tests.unit.test_portraits import animated_gif, png_bytes, png_claiming
@@ -221,7 +221,7 @@ def test_health_and_openapi(stack: Stack) -> None:
 def test_cli_submit_waits_and_prints_the_outputs(stack: Stack) -> None:
     env = child_env(api_url=stack.api_url, api_key=KEY_A)
     result = subprocess.run(
-        [sys.executable, "-m", "render_core.cli", "submit", str(SAMPLE_PORTRAIT),
+        [sys.executable, "-m", "render_cli", "submit", str(SAMPLE_PORTRAIT),
          "--emotion", "sad", "--size", "256", "--duration-ms", "400"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -229,7 +229,7 @@ def test_cli_submit_waits_and_prints_the_outputs(stack: Stack) -> None:
     assert "succeeded: manifest" in result.stdout and "/clip.mp4" in result.stdout
     job_id = result.stdout.split("job ", 1)[1].split()[0]
     status = subprocess.run(
-        [sys.executable, "-m", "render_core.cli", "status", job_id],
+        [sys.executable, "-m", "render_cli", "status", job_id],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert status.returncode == 0 and '"status": "succeeded"' in status.stdout
@@ -238,7 +238,7 @@ def test_cli_submit_waits_and_prints_the_outputs(stack: Stack) -> None:
 def test_cli_explains_an_unknown_job(stack: Stack) -> None:
     env = child_env(api_url=stack.api_url, api_key=KEY_A)
     result = subprocess.run(
-        [sys.executable, "-m", "render_core.cli", "status", "no-such-job"],
+        [sys.executable, "-m", "render_cli", "status", "no-such-job"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1 and "not_found" in result.stderr

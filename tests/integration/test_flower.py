@@ -11,9 +11,9 @@ import httpx
 import pytest
 import redis
 
-from render_core.client import RenderClient
-from render_core.local_redis import LocalRedis, free_port
-from render_core.processes import ManagedProcess, wait_until
+from render_cli.client import RenderClient
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import ManagedProcess, wait_until
 from render_core.queue import RENDER_TASK
 from tests.conftest import SAMPLE_PORTRAIT, child_env
 from tests.stack import CLI, Stack, running_stack
@@ -119,7 +119,7 @@ def test_flower_refuses_callers_without_the_password(flower_url: str, path: str)
 def test_flower_will_not_start_open_when_the_api_has_keys() -> None:
     env = child_env(api_keys=f"ops:{API_KEY}", redis_url="redis://127.0.0.1:1/0")
     result = subprocess.run(
-        [sys.executable, "-m", "render_core.cli", "flower", "--port", str(free_port())],
+        [sys.executable, "-m", "render_cli", "flower", "--port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import redis
 
-from render_core.local_redis import LocalRedis, free_port
-from render_core.processes import wait_until
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import wait_until
 from tests.conftest import child_env
 from tests.stack import running_stack
 
@@ -28,7 +28,7 @@ def _fresh_db_url(server: LocalRedis, db: int) -> str:
 
 def _worker_check(redis_url: str, *name: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "render_core.cli", "worker", "--check", *name],
+        [sys.executable, "-m", "render_cli", "worker", "--check", *name],
         env=child_env(redis_url=redis_url),
         capture_output=True,
         text=True,

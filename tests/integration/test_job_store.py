@@ -32,7 +32,7 @@ def test_a_job_runs_and_succeeds(jobs: JobStore) -> None:
     done = jobs.succeed("a", claimed.attempt_token, "renders/a/1/manifest.json", "renders/a/1/")
     assert done.status == JobStatus.succeeded and done.progress.frames_done == 10
     assert done.finished_at is not None and done.worker == "w1"
-    assert jobs.count(JobStatus.succeeded) == 1 and jobs.count(JobStatus.queued) == 0
+    assert jobs.index.count(JobStatus.succeeded) == 1 and jobs.index.count(JobStatus.queued) == 0
 
 
 def test_illegal_moves_are_refused(jobs: JobStore) -> None:
@@ -72,7 +72,7 @@ def test_redelivery_past_the_attempt_limit_fails_as_worker_lost(jobs: JobStore) 
     assert jobs.start_attempt("a", "w", MOCK, max_attempts=2) is None
     failed = jobs.get("a")
     assert failed.status == JobStatus.failed and failed.error and failed.error.code == "worker_lost"
-    assert jobs.ids_with_status(JobStatus.failed) == ["a"]
+    assert jobs.index.ids_with_status(JobStatus.failed) == ["a"]
 
 
 def test_cancel_queued_is_immediate_and_running_is_flagged(jobs: JobStore) -> None:
@@ -96,7 +96,7 @@ def test_retry_only_from_failed_or_cancelled(jobs: JobStore) -> None:
     jobs.fail("a", claimed.attempt_token, ERROR)
     again = jobs.retry("a", task_id="new-task")
     assert again.status == JobStatus.queued and again.error is None and again.task_id == "new-task"
-    assert jobs.ids_with_status(JobStatus.failed) == []
+    assert jobs.index.ids_with_status(JobStatus.failed) == []
 
 
 def test_transient_failure_requeues_and_keeps_the_count(jobs: JobStore) -> None:

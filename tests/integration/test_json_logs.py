@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import redis
 
-from render_core.client import RenderClient
-from render_core.local_redis import LocalRedis
-from render_core.processes import wait_until
+from render_cli.client import RenderClient
+from render_cli.local_redis import LocalRedis
+from render_cli.processes import wait_until
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import redis
 
-from render_core.client import RenderClient
-from render_core.local_redis import LocalRedis, free_port
-from render_core.processes import wait_until
+from render_cli.client import RenderClient
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import wait_until
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.scrape import Samples, scrape
 from tests.stack import Stack, running_stack

@@ -163,7 +163,7 @@ def test_transient_failures_past_the_limit_fail_the_job(
     final = JobStore(redis_client).get(job.id)
     assert final.status == JobStatus.failed and final.attempts == 3
     assert final.error is not None and final.error.retryable
-    assert JobStore(redis_client).ids_with_status(JobStatus.failed) == [job.id]
+    assert JobStore(redis_client).index.ids_with_status(JobStatus.failed) == [job.id]
 
 
 def test_a_missing_portrait_fails_at_once(

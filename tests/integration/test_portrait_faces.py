@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from tests import faces
 from tests.stack import Stack, running_stack
 

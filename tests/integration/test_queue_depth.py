@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from render_core.queue import RENDER_TASK, make_celery
 from render_core.queue_depth import broker_keys, queue_depths
 from render_core.settings import Settings

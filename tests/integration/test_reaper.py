@@ -9,9 +9,9 @@ import pytest
 import redis
 from celery import Celery
 
+from render_cli.local_redis import LocalRedis
 from render_core.heartbeats import hold_lease
 from render_core.jobs import JobStore
-from render_core.local_redis import LocalRedis
 from render_core.queue import make_celery, queue_name
 from render_core.schema import JobRecord, JobStatus, Priority, RendererInfo, RenderRequest, utc_now
 from render_core.settings import Settings
@@ -78,7 +78,7 @@ def test_a_job_lost_on_its_last_attempt_fails(
     reap_lost_attempts(redis_client, jobs, celery, settings, holder="me")
     failed = jobs.get("poison")
     assert failed.status == JobStatus.failed and failed.error and failed.error.code == "worker_lost"
-    assert jobs.ids_with_status(JobStatus.failed) == ["poison"]
+    assert jobs.index.ids_with_status(JobStatus.failed) == ["poison"]
 
 
 def test_only_one_reaper_runs_at_a_time(

@@ -8,10 +8,10 @@ import av
 import numpy as np
 import torch
 
+from producer_api.faces.geometry import DRIVING_CROP
+from producer_api.faces.loading import load_face_detector
+from producer_api.faces.portrait import locate_face
 from render_core import keys
-from render_core.faces.geometry import DRIVING_CROP
-from render_core.faces.loading import load_face_detector
-from render_core.faces.portrait import locate_face
 from render_core.storage import LocalStore
 from tests.videos import portrait_on_the_right, write_frames
 from workers.renderers.liveportrait.driving_motion import DRIVING_SIDE, DrivingMotionCache

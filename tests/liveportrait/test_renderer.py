@@ -12,6 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
+from producer_api.faces.loading import load_face_detector
+from producer_api.faces.portrait import locate_face
 from render_core import keys
 from render_core.emotions import Emotion
 from render_core.errors import (
@@ -20,8 +22,6 @@ from render_core.errors import (
     PermanentRenderError,
     WeightsError,
 )
-from render_core.faces.loading import load_face_detector
-from render_core.faces.portrait import locate_face
 from render_core.schema import Character, RenderRequest
 from render_core.settings import Settings
 from render_core.storage import LocalStore
@@ -284,7 +284,7 @@ def test_cuda_without_cuda_refuses_setup(synthetic_weights_dir: Path, tmp_path: 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_the_worker_command_refuses_cuda_without_cuda(synthetic_weights_dir: Path) -> None:
     """Refused in the parent, before Celery starts or forks anything."""
-    command = [sys.executable, "-m", "render_core.cli", "worker", "--renderer", "liveportrait"]
+    command = [sys.executable, "-m", "render_cli", "worker", "--renderer", "liveportrait"]
     finished = subprocess.run(
         [*command, "--device", "cuda:0"],
         env=child_env(weights_dir=str(synthetic_weights_dir), log_json="false"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from render_core.faces.region import FaceBox, FaceRegion
+from render_core.face_region import FaceBox, FaceRegion
 from render_core.schema import Character
 from workers.renderers.liveportrait.source_crop import centred_square_crop, source_crop
 

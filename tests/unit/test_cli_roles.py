@@ -11,7 +11,7 @@ from tests.conftest import child_env
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "render_core.cli", *args],
+        [sys.executable, "-m", "render_cli", *args],
         env=child_env(log_json="false"),
         capture_output=True,
         text=True,

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from producer_api.faces.cascade_detector import CascadeFaceDetector
+from producer_api.faces.geometry import apply_affine
+from producer_api.faces.loading import DETECTOR_FILE, LANDMARK_FILE, load_face_detector
+from producer_api.faces.portrait import decode_rgb, locate_face
 from render_core.errors import ConfigurationError, NoFaceFound
-from render_core.faces.cascade_detector import CascadeFaceDetector
-from render_core.faces.geometry import apply_affine
-from render_core.faces.loading import DETECTOR_FILE, LANDMARK_FILE, load_face_detector
-from render_core.faces.portrait import decode_rgb, locate_face
 from tests import faces
 
 

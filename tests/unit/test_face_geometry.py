@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from render_core.faces.geometry import (
+from producer_api.faces.geometry import (
     SOURCE_CROP,
     CropSpec,
     apply_affine,

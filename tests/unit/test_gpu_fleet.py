@@ -43,7 +43,7 @@ def test_every_gpu_gets_a_worker(tmp_path: Path) -> None:
     env = child_env(weights_dir=str(tmp_path), log_json="false")
     env["PATH"] = f"{fake_nvidia_smi(tmp_path, LISTING)}{os.pathsep}{env['PATH']}"
     finished = subprocess.run(
-        [sys.executable, "-m", "render_core.cli", "worker", "--all-gpus"],
+        [sys.executable, "-m", "render_cli", "worker", "--all-gpus"],
         env=env,
         capture_output=True,
         text=True,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from render_cli.monitor import flower_argv
 from render_core.errors import ConfigurationError
-from render_core.monitor import flower_argv
 from render_core.settings import Settings
 
 

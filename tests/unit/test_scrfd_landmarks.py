@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from render_core.faces import landmarks, scrfd
-from render_core.faces.geometry import apply_affine
-from render_core.faces.region import FaceBox
+from producer_api.faces import landmarks, scrfd
+from producer_api.faces.geometry import apply_affine
+from render_core.face_region import FaceBox
 
 
 def _empty_outputs() -> list[np.ndarray]:

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from render_core import keys
 from render_core.errors import NotFound, PermanentRenderError, StorageUnavailable
-from render_core.faces.region import FaceRegion
+from render_core.face_region import FaceRegion
 from render_core.storage import ObjectStore
 from workers.renderers.liveportrait.keypoints import MotionState
 from workers.renderers.liveportrait.motion_arrays import (

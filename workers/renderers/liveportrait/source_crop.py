@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from render_core.faces.region import FaceRegion
+from render_core.face_region import FaceRegion
 from render_core.schema import Character
 
 Affine = NDArray[np.float64]

@@ -1,0 +1,106 @@
+"""The indexes that list jobs: per tenant, per status, and the queued jobs without a message.
+
+Records are read one at a time through the job store; everything that lists or counts
+many jobs (the API's pages, metrics, the reaper, retention, the failed list) reads here.
+Each index is a sorted set scored by a job's place in the global sequence, so pages are
+newest first and stable while jobs move between statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import redis
+
+from render_core.errors import QueueUnavailable
+from render_core.records import PREFIX
+from render_core.schema import JobRecord, JobStatus
+
+SEQUENCE_KEY = f"{PREFIX}:seq"
+# Queued jobs without a sent message, scored by when they became so (epoch seconds): the
+# reaper reads only these, not every queued record.
+UNSENT_KEY = f"{PREFIX}:unsent"
+
+
+def tenant_index(tenant: str, status: JobStatus | None = None) -> str:
+    base = f"{PREFIX}:tenant:{tenant}:jobs"
+    return base if status is None else f"{base}:{status.value}"
+
+
+def status_index(status: JobStatus) -> str:
+    """All jobs of one status, every tenant; ``failed`` is the dead-letter index."""
+    return f"{PREFIX}:status:{status.value}"
+
+
+def awaits_message(record: JobRecord) -> bool:
+    return record.status == JobStatus.queued and record.enqueued_at is None
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[JobRecord]
+    next_cursor: str | None
+
+
+class JobIndex:
+    """Reads over many jobs, and the index writes that go with a record's writes."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def reserve_scores(self, count: int) -> list[int]:
+        """Places in the global sequence for ``count`` new jobs, in order."""
+        last = int(self.redis.incrby(SEQUENCE_KEY, count))
+        return list(range(last - count + 1, last + 1))
+
+    @staticmethod
+    def add(pipe: redis.client.Pipeline, record: JobRecord, score: int) -> None:
+        pipe.zadd(tenant_index(record.tenant), {record.id: score})
+        pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
+        pipe.zadd(status_index(record.status), {record.id: score})
+        if awaits_message(record):
+            pipe.zadd(UNSENT_KEY, {record.id: record.created_at.timestamp()})
+
+    def move(
+        self, pipe: redis.client.Pipeline, record: JobRecord, before: JobStatus, now: float
+    ) -> None:
+        """Queue, inside the caller's transaction, the index changes of a record's write."""
+        if record.status != before:
+            score = self.redis.zscore(tenant_index(record.tenant), record.id) or 0
+            pipe.zrem(tenant_index(record.tenant, before), record.id)
+            pipe.zrem(status_index(before), record.id)
+            pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
+            pipe.zadd(status_index(record.status), {record.id: score})
+        if awaits_message(record):
+            pipe.zadd(UNSENT_KEY, {record.id: now}, nx=True)
+        else:
+            pipe.zrem(UNSENT_KEY, record.id)
+
+    def page_ids(
+        self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> tuple[list[str], str | None]:
+        """Newest first; the cursor is the position of the last job of the previous page."""
+        upper = f"({int(cursor)}" if cursor else "+inf"
+        try:
+            rows = cast(
+                "list[tuple[str, float]]",
+                self.redis.zrevrangebyscore(
+                    tenant_index(tenant, status), upper, "-inf", start=0, num=limit, withscores=True
+                ),
+            )
+        except redis.RedisError as exc:
+            raise QueueUnavailable(f"job store unavailable: {exc}") from exc
+        next_cursor = str(int(rows[-1][1])) if len(rows) == limit else None
+        return [job_id for job_id, _ in rows], next_cursor
+
+    def count(self, status: JobStatus) -> int:
+        return int(self.redis.zcard(status_index(status)))
+
+    def unsent_since(self, before: float, limit: int = 1000) -> list[str]:
+        """Queued jobs that have had no sent message since before ``before`` (epoch s)."""
+        return cast("list[str]", self.redis.zrangebyscore(UNSENT_KEY, "-inf", before, 0, limit))
+
+    def ids_with_status(self, status: JobStatus, limit: int = 1000) -> list[str]:
+        """Oldest first."""
+        return cast("list[str]", self.redis.zrange(status_index(status), 0, limit - 1))
