@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
+from render_cli.request_options import request_default, request_option
 from render_cli.roles import needs_extra
 from render_cli.storage import storage_app
-from render_core.emotions import DEFAULT_INTENSITY, Emotion
+from render_core.emotions import Emotion
 from render_core.errors import RenderServiceError
 from render_core.logs import configure_logging
 from render_core.settings import Settings
@@ -112,10 +113,10 @@ def _client(settings: Settings) -> Any:
 def submit(
     portrait: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Portrait image.")],
     emotion: Annotated[Emotion, typer.Option(help="The emotion to show.")] = Emotion.happy,
-    intensity: Annotated[float, typer.Option(min=0.0, max=1.0)] = DEFAULT_INTENSITY,
-    duration_ms: Annotated[int, typer.Option(min=200, max=10_000)] = 2000,
-    fps: Annotated[int, typer.Option(min=1, max=60)] = 25,
-    size: Annotated[int, typer.Option(help="256 or 512.")] = 512,
+    intensity: Annotated[float, request_option("intensity")] = request_default("intensity"),
+    duration_ms: Annotated[int, request_option("duration_ms")] = request_default("duration_ms"),
+    fps: Annotated[int, request_option("fps")] = request_default("fps"),
+    size: Annotated[int, request_option("size")] = request_default("size"),
     wait: Annotated[bool, typer.Option(help="Wait and show progress.")] = True,
 ) -> None:
     """Register a portrait, enqueue one render and wait for it with a progress bar."""

@@ -128,7 +128,7 @@ async def test_a_batch_is_all_or_nothing_and_lists_newest_first(
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (await client.get("/v1/renders", params=params)).json()
         seen += [job["id"] for job in page["jobs"]]
         cursor = page["next_cursor"]

@@ -1,0 +1,41 @@
+"""The command line's request options are the schema's: same bounds, same defaults."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from render_cli.main import app
+from render_cli.request_options import request_default, schema_bounds
+from render_core.schema import RenderRequest
+from tests.conftest import SAMPLE_PORTRAIT
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("--fps", "61"), ("--fps", "0"), ("--duration-ms", "199"), ("--intensity", "1.01")],
+)
+def test_values_outside_the_schema_are_refused_before_anything_is_sent(
+    argument: str, value: str
+) -> None:
+    # The API URL points nowhere: a refusal must come from the options, not the network.
+    result = CliRunner().invoke(
+        app,
+        ["submit", str(SAMPLE_PORTRAIT), argument, value],
+        env={"RENDER_API_URL": "http://127.0.0.1:9"},
+    )
+    assert result.exit_code == 2
+    assert argument in result.output
+
+
+def test_a_size_outside_the_choices_is_refused() -> None:
+    result = CliRunner().invoke(app, ["submit", str(SAMPLE_PORTRAIT), "--size", "300"])
+    assert result.exit_code == 2 and "256, 512" in result.output
+
+
+def test_bounds_and_defaults_come_from_the_request_schema() -> None:
+    assert schema_bounds("fps") == (1, 60)
+    assert schema_bounds("duration_ms") == (200, 10_000)
+    defaults = RenderRequest(character_id="c", emotion="happy")
+    assert request_default("fps") == defaults.fps
+    assert request_default("intensity") == defaults.intensity
