@@ -28,7 +28,7 @@ from render_core.queue import make_celery
 from render_core.schema import JobRecord, JobStatus
 from render_core.settings import Settings
 
-SAMPLE = Path(__file__).resolve().parents[1] / "render_core" / "assets" / "astronaut.png"
+SAMPLE = Path(__file__).resolve().parents[1] / "render_cli" / "assets" / "astronaut.png"
 JOB = {"emotion": "happy", "size": 256, "duration_ms": 200, "fps": 5, "outputs": ["frames"]}
 CLI = [sys.executable, "-m", "render_cli"]
 

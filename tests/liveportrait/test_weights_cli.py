@@ -1,4 +1,4 @@
-"""The main CLI mounts role commands (``weights``) without render_core importing workers."""
+"""``avatar-render weights`` is mounted by the command line and works without a GPU."""
 
 from __future__ import annotations
 
