@@ -7,6 +7,7 @@ import logging
 import redis
 from fastapi import FastAPI
 
+from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import install_error_handlers
 from producer_api.faces.loading import load_face_detector
@@ -42,7 +43,13 @@ def create_app(settings: Settings) -> FastAPI:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     store = open_store(settings)
     store.check()
-    app = FastAPI(title="avatar-render", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="avatar-render",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
     jobs = JobStore(client)
     app.state.services = ApiServices(
         settings=settings,
@@ -56,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         idempotency=IdempotencyStore(client),
     )
     install_error_handlers(app)
+    install_docs(app)
     install_metrics(app, jobs, render_queues(settings))
     for module in (health, characters, driving_videos, renders, outputs):
         app.include_router(module.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,26 +38,93 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _unparsable(exc: RequestValidationError) -> bool:
+    """The body is not JSON at all (a 400), rather than JSON that breaks a rule (a 422)."""
+    return any(problem.get("type") == "json_invalid" for problem in exc.errors())
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """``/v1/renders/{job_id}/clip.mp4`` as a regex: each ``{name}`` is one path segment."""
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("^" + "[^/]+".join(re.escape(part) for part in parts) + "$")
+
+
+MethodTable = list[tuple[re.Pattern[str], int, frozenset[str]]]
+
+
+def method_table(app: FastAPI) -> MethodTable:
+    """Path templates and their methods: the documented operations, plus the app's own
+    routes outside the document (``/metrics``, ``/docs``)."""
+    templates = [
+        (path, frozenset(method.upper() for method in operations))
+        for path, operations in app.openapi()["paths"].items()
+    ]
+    for route in app.routes:
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if isinstance(path, str) and methods:
+            templates.append((path, frozenset(methods)))
+    return [(_template_pattern(path), path.count("{"), methods) for path, methods in templates]
+
+
+def allowed_methods(table: MethodTable, path: str) -> str:
+    """The methods of the resource at ``path``, for a 405's ``Allow`` (RFC 9110). A literal
+    path wins over a template (``/v1/renders/batch`` is not the render ``batch``)."""
+    matches = [(params, methods) for pattern, params, methods in table if pattern.match(path)]
+    fewest = min((params for params, _ in matches), default=0)
+    allowed = set().union(*(methods for params, methods in matches if params == fewest))
+    return ", ".join(sorted(allowed))
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @functools.cache
+    def methods() -> MethodTable:
+        return method_table(app)  # read once, after every route is in place
+
     @app.exception_handler(RenderServiceError)
     async def _service_error(_: Request, exc: RenderServiceError) -> JSONResponse:
         return error_response(exc.http_status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if _unparsable(exc):
+            return error_response(400, "invalid_json", "the body is not valid JSON")
         return error_response(422, "invalid_request", _describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+        response = error_response(exc.status_code, code, str(exc.detail))
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(methods(), request.url.path)
+        return response
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        401: Unauthorized.__doc__ or "",
-        404: "Unknown id, or another tenant's.",
-        422: "The request failed validation; the message names the fields.",
-    }.items()
+HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: "The body cannot be parsed (not JSON, or not a multipart form).",
+    401: Unauthorized.__doc__ or "",
+    404: "Unknown id, or another tenant's.",
+    409: "The resource is in the wrong state for that.",
+    410: "Retention deleted the render's outputs.",
+    413: "Over the size limits.",
+    415: "Not a media type this route accepts, or undecodable.",
+    422: "The request failed validation; the message names the fields.",
+    503: "Redis or object storage did not answer; retry later.",
 }
+
+
+def error_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the error envelope;
+    ``described`` (keys like ``s409``) overrides a status's generic description."""
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": described.get(f"s{status}", STATUS_DESCRIPTIONS[status]),
+        }
+        for status in statuses
+    }
+
+
+# Every /v1 route can answer these: no or a wrong key, a malformed parameter, Redis down.
+ERROR_RESPONSES = error_responses(401, 422, 503)

@@ -13,12 +13,12 @@ from typing import Any, cast
 import redis
 from pydantic import BaseModel
 
-from render_core.errors import Conflict, InvalidInput, QueueUnavailable
+from render_core.errors import Conflict, QueueUnavailable
 from render_core.records import PREFIX
 
 TTL_S = 24 * 3600
 PENDING_TTL_S = 60
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = 200  # checked by the route's header parameter
 
 
 class IdempotencyConflict(Conflict):
@@ -49,8 +49,6 @@ class IdempotencyStore:
 
     def claim(self, tenant: str, key: str, fingerprint: str) -> list[str] | None:
         """None when the caller should create the jobs; the earlier job ids to replay otherwise."""
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise InvalidInput(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
         entry = _Entry(body_sha256=fingerprint)
         try:
             if self.redis.set(

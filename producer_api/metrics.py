@@ -150,6 +150,6 @@ def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:
     registry.register(QueueCollector(jobs, queues))
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

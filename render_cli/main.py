@@ -93,6 +93,21 @@ def worker(
 
 
 @app.command()
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
+) -> None:
+    """Print the API's OpenAPI document (what openapi.json at the top of the repo holds)."""
+    with needs_extra("api"):
+        from producer_api.app import create_app
+        from producer_api.docs import openapi_text
+    text = openapi_text(create_app(_settings()))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+
+
+@app.command()
 def flower(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 5555,
     address: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -6,17 +6,37 @@ The API shows the job record, never Celery's task states; the record lives in Re
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from render_core.emotions import DEFAULT_INTENSITY, Emotion, FineControls
 from render_core.face_region import DetectedFace, FaceRegion
 
-MAX_METADATA_BYTES = 4096
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY_LENGTH = 64
+MAX_METADATA_TEXT_LENGTH = 240
+
+# Metadata is a flat object of scalars: its size and depth are bounded by the schema
+# itself (16 keys of at most 64 characters, texts of at most 240), so every client can
+# check it before sending, and every record that holds it reads back.
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_METADATA_KEY_LENGTH)]
+MetadataValue = (
+    Annotated[str, StringConstraints(max_length=MAX_METADATA_TEXT_LENGTH)]
+    | bool
+    | int
+    | float
+    | None
+)
 
 
 def utc_now() -> datetime:
@@ -59,27 +79,58 @@ class JobStatus(StrEnum):
         return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 
 
+EXAMPLE_REQUEST = {
+    "character_id": "3f9d2a4c8b7e4d1f9a6b5c4d3e2f1a0b",
+    "emotion": "happy",
+    "intensity": 0.8,
+    "duration_ms": 2000,
+    "fps": 25,
+    "size": 512,
+    "outputs": ["frames", "mp4"],
+    "priority": "interactive",
+    "metadata": {"scene": "greeting"},
+}
+
+
+def _request_rules(schema: dict[str, Any]) -> None:
+    """State in the JSON schema the rules the model validators enforce, so that a request
+    valid against the published schema is never refused for a rule it hides."""
+    null: dict[str, Any] = {"type": "null"}
+    given: dict[str, Any] = {"not": null}
+    schema["examples"] = [EXAMPLE_REQUEST]
+    schema["allOf"] = [
+        {
+            "description": "Exactly one of emotion and driving_video_id.",
+            "oneOf": [
+                {
+                    "title": "EmotionMotion",
+                    "required": ["emotion"],
+                    "properties": {"emotion": given, "driving_video_id": null},
+                },
+                {
+                    "title": "DrivingVideoMotion",
+                    "required": ["driving_video_id"],
+                    "properties": {"driving_video_id": given, "emotion": null},
+                },
+            ],
+        },
+        {
+            "description": "quality only with webp or jpeg frames.",
+            "anyOf": [
+                {"properties": {"quality": null}},
+                {
+                    "required": ["frame_format"],
+                    "properties": {"frame_format": {"enum": ["webp", "jpeg"]}},
+                },
+            ],
+        },
+    ]
+
+
 class RenderRequest(BaseModel):
     """What a client asks for: a character showing an emotion for a while."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "character_id": "3f9d2a4c8b7e4d1f9a6b5c4d3e2f1a0b",
-                    "emotion": "happy",
-                    "intensity": 0.8,
-                    "duration_ms": 2000,
-                    "fps": 25,
-                    "size": 512,
-                    "outputs": ["frames", "mp4"],
-                    "priority": "interactive",
-                    "metadata": {"scene": "greeting"},
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_request_rules)
 
     character_id: str = Field(min_length=1, max_length=64, description="A registered character.")
     emotion: Emotion | None = Field(
@@ -106,8 +157,12 @@ class RenderRequest(BaseModel):
         None, ge=1, le=100, description="webp/jpeg quality (default 90); not for png."
     )
     priority: Priority = Field(Priority.interactive, description="Queue class.")
-    metadata: dict[str, Any] | None = Field(
-        None, description="A JSON object of at most 4 KB, echoed back in the job and manifest."
+    metadata: dict[MetadataKey, MetadataValue] | None = Field(
+        None,
+        max_length=MAX_METADATA_KEYS,
+        description=f"Echoed back in the job and manifest: a flat JSON object of at most "
+        f"{MAX_METADATA_KEYS} keys (1 to {MAX_METADATA_KEY_LENGTH} characters) whose values "
+        f"are texts of at most {MAX_METADATA_TEXT_LENGTH} characters, numbers, booleans or null.",
     )
 
     @field_validator("outputs")
@@ -115,13 +170,6 @@ class RenderRequest(BaseModel):
     def _outputs_unique(cls, value: list[OutputKind]) -> list[OutputKind]:
         if len(set(value)) != len(value):
             raise ValueError("outputs must not repeat an entry")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
-            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
         return value
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from producer_api.auth import Tenant
-from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.faces.portrait import decode_rgb, locate_face
 from producer_api.portraits import MAX_PORTRAIT_BYTES, validate_portrait
 from producer_api.services import Services
@@ -48,16 +48,23 @@ def _read_limited(upload: UploadFile) -> bytes:
         "The portrait must show a face: the largest one is animated, and its box and "
         "crop are computed here, once."
     ),
-    responses={
-        413: {"model": ErrorBody, "description": "Over the byte or pixel limits."},
-        415: {"model": ErrorBody, "description": "Not a still PNG, JPEG or WebP image."},
-        422: {"model": ErrorBody, "description": "No face found (`no_face_found`)."},
-    },
+    responses=error_responses(
+        400,
+        413,
+        415,
+        422,
+        s413="Over the byte or pixel limits.",
+        s415="Not a still PNG, JPEG or WebP image, or empty, or undecodable.",
+        s422="No face found (`no_face_found`), or a form field breaks its rule.",
+    ),
 )
 def register_character(
     services: Services,
     tenant: Tenant,
-    portrait: Annotated[UploadFile, File(description="The portrait image.")],
+    portrait: Annotated[
+        UploadFile,
+        File(description="The portrait image.", json_schema_extra={"format": "binary"}),
+    ],
     name: Annotated[str | None, Form(max_length=200, description="A display name.")] = None,
 ) -> CharacterView:
     data = _read_limited(portrait)
@@ -79,6 +86,6 @@ def register_character(
     return CharacterView.of(character)
 
 
-@router.get("/{character_id}", summary="A registered character")
+@router.get("/{character_id}", summary="A registered character", responses=error_responses(404))
 def get_character(services: Services, tenant: Tenant, character_id: str) -> CharacterView:
     return CharacterView.of(services.characters.get_for_tenant(tenant, character_id))

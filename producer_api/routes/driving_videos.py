@@ -23,7 +23,7 @@ from producer_api.driving_videos import (
     DrivingVideoFacts,
     DrivingVideoView,
 )
-from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.faces.candidates import FaceDetector
 from producer_api.faces.geometry import DRIVING_CROP
 from producer_api.faces.portrait import locate_face
@@ -77,20 +77,26 @@ def _driving_face(faces: FaceDetector, path: Path, facts: DrivingVideoFacts) -> 
         "the motion is read from a crop around it (`face_box`). Renders name it by "
         "`driving_video_id`."
     ),
-    responses={
-        413: {"model": ErrorBody, "description": "Over the byte or frame-size limits."},
-        422: {
-            "model": ErrorBody,
-            "description": "Too long, no frames, or no face in a non-square video's first "
-            "frame (`no_face_found`).",
-        },
-        415: {"model": ErrorBody, "description": "Not an mp4 or webm video, or undecodable."},
-    },
+    responses=error_responses(
+        400,
+        413,
+        415,
+        422,
+        s413="Over the byte or frame-size limits.",
+        s415="Not an mp4 or webm video, or empty, or undecodable.",
+        s422="Too long, no frames, or no face in a non-square video's first frame "
+        "(`no_face_found`).",
+    ),
 )
 def register_driving_video(
     services: Services,
     tenant: Tenant,
-    video: Annotated[UploadFile, File(description="The driving video (mp4 or webm).")],
+    video: Annotated[
+        UploadFile,
+        File(
+            description="The driving video (mp4 or webm).", json_schema_extra={"format": "binary"}
+        ),
+    ],
 ) -> DrivingVideoView:
     with tempfile.TemporaryDirectory(prefix="driving-video-") as folder:
         path = Path(folder) / "upload"
@@ -116,6 +122,6 @@ def register_driving_video(
     return DrivingVideoView.of(record)
 
 
-@router.get("/{video_id}", summary="A registered driving video")
+@router.get("/{video_id}", summary="A registered driving video", responses=error_responses(404))
 def get_driving_video(services: Services, tenant: Tenant, video_id: str) -> DrivingVideoView:
     return DrivingVideoView.of(services.driving_videos.get_for_tenant(tenant, video_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import redis
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from producer_api.services import Services
 from render_core.heartbeats import live_workers
@@ -24,12 +24,30 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.head("/healthz", summary="The process is alive (no body)")
+def healthz_head() -> Response:
+    return Response(media_type="application/json")
+
+
 @router.get(
     "/readyz",
     summary="Redis answers and every render queue has a live worker",
     responses={503: {"description": "Not ready: Redis is down or a render queue has no worker."}},
 )
 def readyz(services: Services) -> JSONResponse:
+    return _readiness(services)
+
+
+@router.head(
+    "/readyz",
+    summary="Readiness without a body: 200 ready, 503 not",
+    responses={503: {"description": "Not ready: Redis is down or a render queue has no worker."}},
+)
+def readyz_head(services: Services) -> Response:
+    return Response(status_code=_readiness(services).status_code, media_type="application/json")
+
+
+def _readiness(services: Services) -> JSONResponse:
     try:
         services.redis.ping()
         workers = live_workers(services.redis)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from producer_api.auth import Tenant
-from producer_api.errors import ERROR_RESPONSES, ErrorBody
+from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.services import ApiServices, Services
 from render_core import keys
 from render_core.errors import Conflict, NotFound, OutputsExpired
@@ -22,9 +22,8 @@ router = APIRouter(
     tags=["outputs"],
     responses={
         **ERROR_RESPONSES,
+        **error_responses(404, 409, 410, s409="The render has not succeeded (`not_ready`)."),
         307: {"description": "Redirect to a presigned object-storage URL (S3 backend)."},
-        409: {"model": ErrorBody, "description": "The render has not succeeded."},
-        410: {"model": ErrorBody, "description": "Retention deleted the outputs."},
     },
 )
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel
 
 from producer_api.auth import Tenant
-from producer_api.errors import ERROR_RESPONSES, ErrorBody
-from producer_api.idempotency import body_fingerprint
+from producer_api.errors import ERROR_RESPONSES, error_responses
+from producer_api.idempotency import MAX_KEY_LENGTH, body_fingerprint
 from producer_api.services import ApiServices, Services
 from render_core.errors import NotFound, QueueUnavailable
 from render_core.queue import NotEnqueued, enqueue
@@ -27,9 +27,19 @@ from render_core.schema import (
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/renders", tags=["renders"], responses=ERROR_RESPONSES)
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "The job is in the wrong state for that."}
-}
+# Submissions: an unparsable body, an unknown character or driving video, a reused
+# Idempotency-Key with another body (or one still in flight).
+SUBMISSION = error_responses(
+    400,
+    404,
+    409,
+    s404="An unknown character or driving video (`character_not_found`, "
+    "`driving_video_not_found`).",
+    s409="The Idempotency-Key was used with another body, or its first request is still "
+    "being handled.",
+)
+# Moves of one job: unknown, or in the wrong state for the move.
+MOVE = error_responses(404, 409, s409="The job is in the wrong state for that.")
 
 
 class BatchJobs(BaseModel):
@@ -114,6 +124,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
         description="Repeat a request safely: the same key and body return the same jobs for "
         "24 hours; the same key with another body answers 409.",
     ),
@@ -124,7 +136,7 @@ IdempotencyKey = Annotated[
     "",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit a render",
-    responses=CONFLICT,
+    responses=SUBMISSION,
 )
 def submit_render(
     services: Services,
@@ -142,7 +154,7 @@ def submit_render(
     "/batch",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit up to 100 renders, all or nothing",
-    responses=CONFLICT,
+    responses=SUBMISSION,
 )
 def submit_batch(
     services: Services,
@@ -166,12 +178,12 @@ def list_renders(
     return JobPage(jobs=[JobView.of(r) for r in page.jobs], next_cursor=page.next_cursor)
 
 
-@router.get("/{job_id}", summary="A render's status and progress")
+@router.get("/{job_id}", summary="A render's status and progress", responses=error_responses(404))
 def get_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
     return JobView.of(services.jobs.get_for_tenant(tenant, job_id))
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a queued or running render", responses=CONFLICT)
+@router.post("/{job_id}/cancel", summary="Cancel a queued or running render", responses=MOVE)
 def cancel_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
     services.jobs.get_for_tenant(tenant, job_id)
     record = services.jobs.request_cancel(job_id)
@@ -184,7 +196,7 @@ def cancel_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
     "/{job_id}/retry",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Retry a failed or cancelled render as a new attempt",
-    responses=CONFLICT,
+    responses=MOVE,
 )
 def retry_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
     services.jobs.get_for_tenant(tenant, job_id)

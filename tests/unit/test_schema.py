@@ -43,7 +43,11 @@ def test_all_seven_emotions_are_accepted() -> None:
         ({"outputs": ["frames", "frames"]}, "outputs"),
         ({"outputs": ["gif"]}, "outputs"),
         ({"priority": "urgent"}, "priority"),
-        ({"metadata": {"blob": "x" * 5000}}, "metadata"),
+        ({"metadata": {"blob": "x" * 241}}, "metadata"),
+        ({"metadata": {"k" * 65: 1}}, "metadata"),
+        ({"metadata": {f"k{i}": i for i in range(17)}}, "metadata"),
+        ({"metadata": {"nested": {"deep": 1}}}, "metadata"),
+        ({"metadata": {"list": [1, 2]}}, "metadata"),
         ({"colour": "red"}, "colour"),
         ({"intensity": "very"}, "intensity"),
         ({"frame_format": "gif"}, "frame_format"),
@@ -83,9 +87,12 @@ def test_quality_is_refused_for_png() -> None:
     )
 
 
-def test_metadata_up_to_4kb_is_echoed() -> None:
-    metadata = {"scene": "s" * 3000}
+def test_metadata_at_its_limits_is_echoed() -> None:
+    metadata: dict[str, Any] = {f"{i:0>64}": "s" * 240 for i in range(15)}
+    metadata["flags"] = None
     assert RenderRequest.model_validate({**VALID, "metadata": metadata}).metadata == metadata
+    scalars = {"n": 7, "x": 0.5, "yes": True, "none": None}
+    assert RenderRequest.model_validate({**VALID, "metadata": scalars}).metadata == scalars
 
 
 def test_batch_takes_one_to_one_hundred() -> None:
