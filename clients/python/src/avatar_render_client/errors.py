@@ -282,18 +282,21 @@ class RenderFailed(AvatarRenderError):
     """The render cannot succeed however often it is retried."""
 
     code = "render_failed"
+    http_status = 500
 
 
 class StaleAttempt(AvatarRenderError):
     """A newer attempt owns the job (internal; listed so every code has a class)."""
 
     code = "stale_attempt"
+    http_status = 500
 
 
 class ConfigurationError(AvatarRenderError):
     """A server process cannot start: missing weights, bad settings."""
 
     code = "configuration_error"
+    http_status = 500
 
 
 class WeightsInvalid(ConfigurationError):
