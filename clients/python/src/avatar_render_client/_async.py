@@ -148,11 +148,13 @@ class AsyncAvatarRenderClient:
     ) -> Job:
         """Submit one clip: an ``emotion`` or a ``driving_video_id``; omitted options take
         the server's defaults. Safe to retry: one Idempotency-Key per call."""
-        request = ClientCore.render_request(character_id, emotion, driving_video_id, options)
-        return await self.submit(request, idempotency_key=idempotency_key)
+        body = ClientCore.render_body(character_id, emotion, driving_video_id, options)
+        return await self._run(self._core.submit(body, idempotency_key))
 
-    async def submit(self, request: RenderRequest, *, idempotency_key: str | None = None) -> Job:
-        """Submit a prepared ``RenderRequest``."""
+    async def submit(
+        self, request: RenderRequest | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Job:
+        """Submit a prepared ``RenderRequest`` (or its JSON as a mapping)."""
         return await self._run(self._core.submit(request, idempotency_key))
 
     async def render_batch(

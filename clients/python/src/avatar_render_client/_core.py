@@ -23,7 +23,7 @@ from typing import IO, Any, TypeAlias, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from avatar_render_client._version import __version__
 from avatar_render_client.errors import (
@@ -266,6 +266,21 @@ def _upload_name(upload: Upload, given: str | None, default: str) -> str:
     return Path(name).name if isinstance(name, str) else default
 
 
+_JSON_OBJECT = TypeAdapter(dict[str, Any])
+
+
+def _request_body(request: RenderRequest | Mapping[str, Any]) -> dict[str, Any]:
+    """JSON for one render request, fields left as None omitted so server defaults apply.
+
+    Not validated here: the server is the one judge of a request (422 ``invalid_request``
+    naming the field), so a client of any version agrees with it."""
+    if isinstance(request, RenderRequest):
+        return request.to_json()
+    given = {key: value for key, value in request.items() if value is not None}
+    body: dict[str, Any] = _JSON_OBJECT.dump_python(given, mode="json", exclude_none=True)
+    return body
+
+
 def _changed(job: Job, last: Job | None) -> bool:
     if last is None:
         return True
@@ -273,9 +288,11 @@ def _changed(job: Job, last: Job | None) -> bool:
 
 
 def _destination(dest: str | os.PathLike[str], key: str) -> Path:
-    """A file path, or an existing folder: then the file keeps its storage name."""
+    """A file path, or a folder (one that exists, or a path ending in a separator): then
+    the file keeps its storage name."""
     path = Path(dest)
-    return path / PurePosixPath(key).name if path.is_dir() else path
+    folder = path.is_dir() or os.fspath(dest).endswith(("/", os.sep))
+    return path / PurePosixPath(key).name if folder else path
 
 
 class ClientCore:
@@ -354,20 +371,19 @@ class ClientCore:
     # --- submissions ------------------------------------------------------------------
 
     @staticmethod
-    def render_request(
+    def render_body(
         character_id: str,
         emotion: Emotion | str | None,
         driving_video_id: str | None,
         options: RenderOptions,
-    ) -> RenderRequest:
-        return RenderRequest.model_validate(
-            {
-                "character_id": character_id,
-                "emotion": emotion,
-                "driving_video_id": driving_video_id,
-                **options,
-            }
-        )
+    ) -> dict[str, Any]:
+        """``render()``'s arguments as a request body."""
+        fields = {
+            "character_id": character_id,
+            "emotion": emotion,
+            "driving_video_id": driving_video_id,
+        }
+        return _request_body({**fields, **options})
 
     def _submission(self, path: str, body: Any, idempotency_key: str | None) -> Call:
         # One key per call, generated here and reused by every retry of it: the server
@@ -381,21 +397,16 @@ class ClientCore:
             idempotent=True,
         )
 
-    def submit(self, request: RenderRequest, idempotency_key: str | None) -> Op[Job]:
-        call = self._submission("v1/renders", request.to_json(), idempotency_key)
+    def submit(
+        self, request: RenderRequest | Mapping[str, Any], idempotency_key: str | None
+    ) -> Op[Job]:
+        call = self._submission("v1/renders", _request_body(request), idempotency_key)
         return self._model(Job, call)
 
     def submit_batch(
         self, requests: Sequence[RenderRequest | Mapping[str, Any]], idempotency_key: str | None
     ) -> Op[list[Job]]:
-        body = {
-            "requests": [
-                r.to_json()
-                if isinstance(r, RenderRequest)
-                else RenderRequest.model_validate(r).to_json()
-                for r in requests
-            ]
-        }
+        body = {"requests": [_request_body(r) for r in requests]}
         call = self._submission("v1/renders/batch", body, idempotency_key)
         response = yield from self.send(call)
         return [Job.model_validate(job) for job in response.json()["jobs"]]
@@ -408,7 +419,7 @@ class ClientCore:
     def list_jobs(
         self, status: JobStatus | str | None, limit: int | None, cursor: str | None
     ) -> Op[JobPage]:
-        status_value = JobStatus(status).value if status is not None else None
+        status_value = str(status) if status is not None else None  # a StrEnum is its value
         return self._get(JobPage, "v1", "renders", status=status_value, limit=limit, cursor=cursor)
 
     def wait(

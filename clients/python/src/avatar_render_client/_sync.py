@@ -142,11 +142,13 @@ class AvatarRenderClient:
     ) -> Job:
         """Submit one clip: an ``emotion`` or a ``driving_video_id``; omitted options take
         the server's defaults. Safe to retry: one Idempotency-Key per call."""
-        request = ClientCore.render_request(character_id, emotion, driving_video_id, options)
-        return self.submit(request, idempotency_key=idempotency_key)
+        body = ClientCore.render_body(character_id, emotion, driving_video_id, options)
+        return self._run(self._core.submit(body, idempotency_key))
 
-    def submit(self, request: RenderRequest, *, idempotency_key: str | None = None) -> Job:
-        """Submit a prepared ``RenderRequest``."""
+    def submit(
+        self, request: RenderRequest | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Job:
+        """Submit a prepared ``RenderRequest`` (or its JSON as a mapping)."""
         return self._run(self._core.submit(request, idempotency_key))
 
     def render_batch(
