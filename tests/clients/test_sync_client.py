@@ -91,6 +91,8 @@ def test_register_render_wait_with_progress_and_download_verified_outputs(
     # Single outputs: into a folder (keeping the storage name) or to a named file.
     frame = client.download_frame(job.id, 3, tmp_path, manifest=manifest)
     assert frame == tmp_path / "000003.png" and _sha256(frame) == manifest.frame(3).sha256
+    into_new_folder = client.download_frame(job.id, 4, f"{tmp_path}/new/", manifest=manifest)
+    assert into_new_folder == tmp_path / "new" / "000004.png"
     clip = client.download_clip(job.id, tmp_path / "named.mp4")
     assert _sha256(clip) == manifest.clip.sha256
     with pytest.raises(NotFound):
@@ -142,7 +144,8 @@ def test_cancel_then_retry_as_a_new_attempt(client_for: ClientFor) -> None:
     job = client.render(character.id, "surprised", size=256, duration_ms=4000, fps=25)
     cancelled = client.cancel(job.id)
     assert cancelled.cancel_requested
-    assert client.wait(job.id, timeout_s=60, poll_interval_s=0.05).status == JobStatus.cancelled
+    stopped = client.wait(job.id, timeout_s=60, poll_interval_s=0.05)
+    assert stopped.status == JobStatus.cancelled
     with pytest.raises(NotReady) as not_ready:
         client.get_manifest(job.id)
     assert not_ready.value.http_status == 409 and isinstance(not_ready.value, Conflict)
@@ -150,8 +153,9 @@ def test_cancel_then_retry_as_a_new_attempt(client_for: ClientFor) -> None:
     retried = client.retry(job.id)
     assert retried.status == JobStatus.queued
     final = client.wait(job.id, timeout_s=60, poll_interval_s=0.1)
-    assert final.status == JobStatus.succeeded and final.attempts == 2
-    assert client.get_manifest(job.id).attempt == 2
+    # A new attempt: the cancel found the job queued (0 attempts) or running (1).
+    assert final.status == JobStatus.succeeded and final.attempts == stopped.attempts + 1
+    assert client.get_manifest(job.id).attempt == final.attempts
     with pytest.raises(Conflict) as conflict:
         client.retry(job.id)  # a succeeded job does not run again
     assert conflict.value.http_status == 409
