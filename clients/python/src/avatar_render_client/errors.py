@@ -1,0 +1,387 @@
+"""One exception class per error code the API answers with, under ``AvatarRenderError``.
+
+The API sends errors as ``{"error": {"code": ..., "message": ...}}``; the ``code`` is the
+stable part, so it, not the HTTP status, picks the class. A code this version does not
+know yet becomes a plain ``AvatarRenderError`` that still carries the code::
+
+    AvatarRenderError
+    ├── InvalidInput (422)            the request or upload cannot be used
+    │   ├── InvalidRequest                a field failed validation (the message names it)
+    │   ├── UnsupportedImage (415)        not a PNG/JPEG/WebP still image, or undecodable
+    │   ├── ImageTooLarge (413)           over 10 MB or 4096 px a side
+    │   ├── NoFaceFound                   no face in the portrait (or a video's first frame)
+    │   ├── EmptyFile (415)               an empty upload
+    │   ├── UnsupportedVideo (415), VideoTooLarge (413), VideoTooLong, VideoTooManyFrames,
+    │   │   NoVideoStream, NoVideoFrames
+    ├── NotFound (404)                unknown id, or another tenant's
+    │   ├── CharacterNotFound, DrivingVideoNotFound
+    ├── Conflict (409)                wrong state for that
+    │   ├── NotReady                      outputs asked for before the render succeeded
+    │   ├── IllegalTransition
+    │   ├── IdempotencyKeyReused          the same key with another body
+    │   └── IdempotencyInProgress         the same key while the first call still runs
+    ├── OutputsExpired (410)          retention deleted the outputs
+    ├── Unauthorized (401)            missing or unknown API key
+    ├── MethodNotAllowed (405), HttpError, InternalError (500)
+    ├── TransientError (503)          retrying later can help
+    │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout
+    ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
+    ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
+    └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _restore(cls: type[AvatarRenderError], message: str, state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls, message)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class AvatarRenderError(Exception):
+    """Base of every error this client raises on purpose."""
+
+    code: str = "error"
+    http_status: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else type(self).code
+        self.http_status = http_status if http_status is not None else type(self).http_status
+        #: Seconds the server asked us to wait (``Retry-After``), when it said.
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        prefix = f"HTTP {self.http_status} " if self.http_status is not None else ""
+        return f"{prefix}{self.code}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments; pickle (multiprocessing, task
+        # queues) must still round-trip them.
+        return (_restore, (type(self), self.message, dict(self.__dict__)))
+
+
+# --- 4xx: the request cannot be used as it is ------------------------------------------
+
+
+class InvalidInput(AvatarRenderError):
+    """The client sent something the API cannot use."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
+class InvalidRequest(InvalidInput):
+    """The request failed validation; the message names the fields."""
+
+    code = "invalid_request"
+
+
+class UnsupportedImage(InvalidInput):
+    """Not a PNG, JPEG or WebP still image, or not fully decodable."""
+
+    code = "unsupported_image"
+    http_status = 415
+
+
+class ImageTooLarge(InvalidInput):
+    """Over the portrait's byte or pixel limits."""
+
+    code = "image_too_large"
+    http_status = 413
+
+
+class NoFaceFound(InvalidInput):
+    """No face to animate in the portrait, or in a non-square video's first frame."""
+
+    code = "no_face_found"
+
+
+class EmptyFile(InvalidInput):
+    """The uploaded file is empty."""
+
+    code = "empty_file"
+    http_status = 415
+
+
+class UnsupportedVideo(InvalidInput):
+    """Not an mp4 or webm video, or not decodable to its end."""
+
+    code = "unsupported_video"
+    http_status = 415
+
+
+class VideoTooLarge(InvalidInput):
+    """Over the driving video's byte or frame-size limits."""
+
+    code = "video_too_large"
+    http_status = 413
+
+
+class VideoTooLong(InvalidInput):
+    """The driving video is longer than the API accepts."""
+
+    code = "video_too_long"
+
+
+class VideoTooManyFrames(InvalidInput):
+    """The driving video has more frames than the API accepts."""
+
+    code = "video_too_many_frames"
+
+
+class NoVideoStream(InvalidInput):
+    """The file has no video stream."""
+
+    code = "no_video_stream"
+
+
+class NoVideoFrames(InvalidInput):
+    """The video decodes to no frames."""
+
+    code = "no_video_frames"
+
+
+class NotFound(AvatarRenderError):
+    """Unknown id, or one that belongs to another tenant (the API does not say which)."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class CharacterNotFound(NotFound):
+    """A render names a character this tenant has not registered."""
+
+    code = "character_not_found"
+
+
+class DrivingVideoNotFound(NotFound):
+    """A render names a driving video this tenant has not uploaded."""
+
+    code = "driving_video_not_found"
+
+
+class MethodNotAllowed(AvatarRenderError):
+    """The path exists but not with that method (a client/server version mismatch)."""
+
+    code = "method_not_allowed"
+    http_status = 405
+
+
+class Conflict(AvatarRenderError):
+    """The resource is in a state that does not allow the operation."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class NotReady(Conflict):
+    """Outputs were asked for before the render succeeded."""
+
+    code = "not_ready"
+
+
+class IllegalTransition(Conflict):
+    """The job's status does not allow that move."""
+
+    code = "illegal_transition"
+
+
+class IdempotencyKeyReused(Conflict):
+    """The Idempotency-Key was used before with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with this Idempotency-Key is still being handled; retry shortly."""
+
+    code = "idempotency_in_progress"
+
+
+class OutputsExpired(AvatarRenderError):
+    """Retention deleted the render's outputs."""
+
+    code = "outputs_expired"
+    http_status = 410
+
+
+class Unauthorized(AvatarRenderError):
+    """Missing or unknown API key."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class HttpError(AvatarRenderError):
+    """An HTTP error without a more specific code (also: a body that is not our envelope)."""
+
+    code = "http_error"
+
+
+# --- 5xx and job errors -----------------------------------------------------------------
+
+
+class InternalError(AvatarRenderError):
+    """An unexpected server-side failure."""
+
+    code = "internal_error"
+    http_status = 500
+
+
+class TransientError(AvatarRenderError):
+    """A passing fault: the same call may succeed later."""
+
+    code = "transient_error"
+    http_status = 503
+
+
+class StorageUnavailable(TransientError):
+    """Object storage did not answer or refused."""
+
+    code = "storage_unavailable"
+
+
+class QueueUnavailable(TransientError):
+    """Redis (job store or broker) did not answer."""
+
+    code = "queue_unavailable"
+
+
+class GpuOutOfMemory(TransientError):
+    """CUDA ran out of memory even at the smallest batch size."""
+
+    code = "gpu_out_of_memory"
+
+
+class WorkerLost(TransientError):
+    """The process rendering the job died."""
+
+    code = "worker_lost"
+
+
+class RenderTimeout(TransientError):
+    """The attempt outran its time limit."""
+
+    code = "timeout"
+
+
+class RenderFailed(AvatarRenderError):
+    """The render cannot succeed however often it is retried."""
+
+    code = "render_failed"
+    http_status = 500
+
+
+class StaleAttempt(AvatarRenderError):
+    """A newer attempt owns the job (internal; listed so every code has a class)."""
+
+    code = "stale_attempt"
+    http_status = 500
+
+
+class ConfigurationError(AvatarRenderError):
+    """A server process cannot start: missing weights, bad settings."""
+
+    code = "configuration_error"
+    http_status = 500
+
+
+class WeightsInvalid(ConfigurationError):
+    """The renderer's checkpoint files are missing or malformed."""
+
+    code = "weights_invalid"
+
+
+class FaceModelsInvalid(ConfigurationError):
+    """The face-model bundle is corrupt or half-installed."""
+
+    code = "face_models_invalid"
+
+
+# --- raised by this client, not sent by the API -----------------------------------------
+
+
+class ConnectionFailed(AvatarRenderError, ConnectionError):
+    """The API could not be reached (refused, reset, timed out); no HTTP answer came."""
+
+    code = "connection_failed"
+
+    def __init__(self, url: str, reason: str, *, attempts: int = 1) -> None:
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        super().__init__(" ".join(f"cannot reach {url}: {reason}{tries}".split()))
+        self.url = url
+        self.attempts = attempts
+
+
+class WaitTimeout(AvatarRenderError, TimeoutError):
+    """The job did not finish within the wait's timeout; it keeps running on the server."""
+
+    code = "wait_timeout"
+
+    def __init__(self, job_id: str, status: str, timeout_s: float) -> None:
+        super().__init__(f"job {job_id} still {status} after {timeout_s:g} s")
+        self.job_id = job_id
+        self.status = status
+        self.timeout_s = timeout_s
+
+
+class ChecksumMismatch(AvatarRenderError):
+    """A downloaded output differs from its manifest entry (size or sha256)."""
+
+    code = "checksum_mismatch"
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        expected_size: int,
+        actual_size: int,
+        expected_sha256: str,
+        actual_sha256: str,
+    ) -> None:
+        if expected_size != actual_size:
+            detail = f"size {actual_size} bytes, manifest says {expected_size}"
+        else:
+            detail = f"sha256 {actual_sha256}, manifest says {expected_sha256}"
+        super().__init__(f"{key}: {detail}")
+        self.key = key
+        self.expected_size = expected_size
+        self.actual_size = actual_size
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+
+
+def _subclasses(cls: type[AvatarRenderError]) -> list[type[AvatarRenderError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+_CLIENT_SIDE = (ConnectionFailed, WaitTimeout, ChecksumMismatch)
+
+#: Every code the API may send, and its class.
+ERROR_CLASSES: dict[str, type[AvatarRenderError]] = {
+    c.code: c for c in _subclasses(AvatarRenderError) if c not in _CLIENT_SIDE
+}
+
+
+def error_for_code(
+    code: str, message: str, *, http_status: int | None = None, retry_after: float | None = None
+) -> AvatarRenderError:
+    """The typed exception for an API error; an unknown code gives the base class."""
+    cls = ERROR_CLASSES.get(code, AvatarRenderError)
+    return cls(message, code=code, http_status=http_status, retry_after=retry_after)
