@@ -11,7 +11,7 @@ import pytest
 import redis
 from avatar_render_client import AvatarRenderClient, RenderOptions, RetryPolicy
 
-from render_core.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis
 from tests.stack import Stack, running_stack
 
 # A Redis database of its own: other tiers' stacks share the server (see tests/conftest.py).

@@ -14,16 +14,21 @@ from pathlib import Path
 import avatar_render_client
 from avatar_render_client import ERROR_CLASSES, AvatarRenderError
 
+import producer_api.errors
 import render_core.errors
-import render_core.idempotency
-import render_core.jobs
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT = REPO / "clients" / "python"
 SOURCE = CLIENT / "src" / "avatar_render_client"
 SERVER_PACKAGES = ("render_core", "producer_api", "workers")
-# Codes the API's own handlers answer with (producer_api/errors.py).
-HANDLER_CODES = {"invalid_request", "not_found", "method_not_allowed", "http_error"}
+# Codes the API's own handlers answer with (producer_api/errors.py): validation, an
+# unparsable body, and Starlette's HTTP errors.
+HANDLER_CODES = {
+    "invalid_request",
+    "invalid_json",
+    "http_error",
+    *producer_api.errors.HTTP_ERROR_CODES.values(),
+}
 FORBIDDEN = {"render_core", "producer_api", "workers", "celery", "kombu", "redis", "torch"}
 
 

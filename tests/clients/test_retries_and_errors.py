@@ -26,7 +26,7 @@ from avatar_render_client import (
     WaitTimeout,
 )
 
-from render_core.local_redis import free_port
+from render_cli.local_redis import free_port
 
 BASE = "http://api.test"
 FAST = RetryPolicy(max_attempts=3, backoff_s=0.01, backoff_max_s=0.02)

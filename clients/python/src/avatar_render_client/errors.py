@@ -231,6 +231,19 @@ class HttpError(AvatarRenderError):
     code = "http_error"
 
 
+class BadRequest(AvatarRenderError):
+    """The request could not be parsed (a malformed multipart form, say)."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class InvalidJson(BadRequest):
+    """The body is not valid JSON."""
+
+    code = "invalid_json"
+
+
 # --- 5xx and job errors -----------------------------------------------------------------
 
 
