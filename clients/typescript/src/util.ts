@@ -4,7 +4,7 @@ import { IntegrityError, WaitTimeoutError } from "./errors.js";
 import type { PortraitInput, WaitOptions } from "./renderer.js";
 import { isTerminal, type Job, type ObjectEntry } from "./types.js";
 
-/** Resolve after `ms`; reject with the signal's reason when it aborts first. */
+/** @internal Resolve after `ms`; reject with the signal's reason when it aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -23,19 +23,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Bytes backed by a plain ArrayBuffer (what Blob and Web Crypto accept). */
+/** @internal Bytes backed by a plain ArrayBuffer (what Blob and Web Crypto accept). */
 export function ownBytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
   return data.buffer instanceof ArrayBuffer
     ? (data as Uint8Array<ArrayBuffer>)
     : new Uint8Array(data);
 }
 
+/** @internal */
 export async function toBytes(input: PortraitInput): Promise<Uint8Array<ArrayBuffer>> {
   if (input instanceof Uint8Array) return ownBytes(input);
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   return new Uint8Array(await input.arrayBuffer());
 }
 
+/** @internal */
 export function toBlob(input: PortraitInput): Blob {
   if (input instanceof Blob) return input;
   if (input instanceof ArrayBuffer) return new Blob([input]);
@@ -50,7 +52,7 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
   return hex;
 }
 
-/** Throw IntegrityError unless `data` has the manifest entry's size and sha256. */
+/** @internal Throw IntegrityError unless `data` has the manifest entry's size and sha256. */
 export async function verifyEntry(data: Uint8Array, entry: ObjectEntry, what: string): Promise<void> {
   if (data.byteLength !== entry.size) {
     throw new IntegrityError(
@@ -76,7 +78,7 @@ function progressKey(job: Job): string {
   return [job.status, job.attempts, job.progress.frames_done, job.cancel_requested].join("/");
 }
 
-/**
+/** @internal
  * The waitFor loop both adapters use: read the job until it is terminal, report each
  * change, honour the caller's signal and the timeout (which also aborts a read in
  * flight).
