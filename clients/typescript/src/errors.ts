@@ -1,0 +1,227 @@
+/**
+ * Typed errors. The API answers every error as `{"error": {"code", "message"}}`; each
+ * code it uses has a class here (mirroring `render_core/errors.py`, plus the codes the
+ * routes pass explicitly), so callers can `catch (e) { if (e instanceof NotFoundError) … }`.
+ * A code this client does not know maps to the base class, with the code kept.
+ *
+ * Client-side failures (network, integrity, wait timeout) are classes too, with
+ * `status` 0. An aborted call rejects with the signal's reason (an `AbortError`), as
+ * `fetch` does.
+ */
+
+export interface AvatarRenderErrorOptions {
+  /** The API's error code; defaults to the class's own. */
+  code?: string;
+  /** The HTTP status; defaults to the class's own (0 for client-side errors). */
+  status?: number;
+  /** Milliseconds the server asked us to wait (Retry-After), when it said. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class AvatarRenderError extends Error {
+  /** The code this class stands for; subclasses override it. */
+  static readonly code: string = "error";
+  /** The HTTP status this class usually comes with. */
+  static readonly status: number = 0;
+
+  /** The API's error code, e.g. `not_found`, `invalid_request`. */
+  readonly code: string;
+  /** The HTTP status of the response (0 when no response was involved). */
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: AvatarRenderErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const own = new.target as typeof AvatarRenderError;
+    this.name = new.target.name;
+    this.code = options.code ?? own.code;
+    this.status = options.status ?? own.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** Whether trying the same call again later may succeed. */
+  get retryable(): boolean {
+    return this.status === 429 || this.status === 503 || this instanceof TransientError;
+  }
+}
+
+// 401
+export class UnauthorizedError extends AvatarRenderError {
+  static override readonly code: string = "unauthorized";
+  static override readonly status: number = 401;
+}
+
+// 404: unknown id, or another tenant's
+export class NotFoundError extends AvatarRenderError {
+  static override readonly code: string = "not_found";
+  static override readonly status: number = 404;
+}
+export class CharacterNotFoundError extends NotFoundError {
+  static override readonly code: string = "character_not_found";
+}
+export class DrivingVideoNotFoundError extends NotFoundError {
+  static override readonly code: string = "driving_video_not_found";
+}
+
+// 405
+export class MethodNotAllowedError extends AvatarRenderError {
+  static override readonly code: string = "method_not_allowed";
+  static override readonly status: number = 405;
+}
+
+// 409: the resource is in the wrong state for that
+export class ConflictError extends AvatarRenderError {
+  static override readonly code: string = "conflict";
+  static override readonly status: number = 409;
+}
+/** The render has not succeeded (yet): it has no outputs. */
+export class NotReadyError extends ConflictError {
+  static override readonly code: string = "not_ready";
+}
+export class IllegalTransitionError extends ConflictError {
+  static override readonly code: string = "illegal_transition";
+}
+/** The Idempotency-Key was used before with a different request body. */
+export class IdempotencyKeyReusedError extends ConflictError {
+  static override readonly code: string = "idempotency_key_reused";
+}
+/** A request with this Idempotency-Key is still being handled. */
+export class IdempotencyInProgressError extends ConflictError {
+  static override readonly code: string = "idempotency_in_progress";
+}
+
+// 410
+export class OutputsExpiredError extends AvatarRenderError {
+  static override readonly code: string = "outputs_expired";
+  static override readonly status: number = 410;
+}
+
+// 4xx: the client sent something the API cannot use
+export class InvalidInputError extends AvatarRenderError {
+  static override readonly code: string = "invalid_input";
+  static override readonly status: number = 422;
+}
+/** The request failed validation (unknown emotion, intensity out of range, …). */
+export class ValidationError extends InvalidInputError {
+  static override readonly code: string = "invalid_request";
+}
+export class UnsupportedImageError extends InvalidInputError {
+  static override readonly code: string = "unsupported_image";
+  static override readonly status: number = 415;
+}
+export class ImageTooLargeError extends InvalidInputError {
+  static override readonly code: string = "image_too_large";
+  static override readonly status: number = 413;
+}
+export class NoFaceFoundError extends InvalidInputError {
+  static override readonly code: string = "no_face_found";
+}
+export class EmptyFileError extends InvalidInputError {
+  static override readonly code: string = "empty_file";
+  static override readonly status: number = 415;
+}
+export class UnsupportedVideoError extends InvalidInputError {
+  static override readonly code: string = "unsupported_video";
+  static override readonly status: number = 415;
+}
+export class VideoTooLargeError extends InvalidInputError {
+  static override readonly code: string = "video_too_large";
+  static override readonly status: number = 413;
+}
+export class VideoTooLongError extends InvalidInputError {
+  static override readonly code: string = "video_too_long";
+}
+export class VideoTooManyFramesError extends InvalidInputError {
+  static override readonly code: string = "video_too_many_frames";
+}
+export class NoVideoStreamError extends InvalidInputError {
+  static override readonly code: string = "no_video_stream";
+}
+export class NoVideoFramesError extends InvalidInputError {
+  static override readonly code: string = "no_video_frames";
+}
+
+// 5xx
+export class InternalError extends AvatarRenderError {
+  static override readonly code: string = "internal_error";
+  static override readonly status: number = 500;
+}
+/** A passing fault on the server side: retrying later can help. */
+export class TransientError extends AvatarRenderError {
+  static override readonly code: string = "transient_error";
+  static override readonly status: number = 503;
+}
+export class QueueUnavailableError extends TransientError {
+  static override readonly code: string = "queue_unavailable";
+}
+export class StorageUnavailableError extends TransientError {
+  static override readonly code: string = "storage_unavailable";
+}
+
+// client side (status 0)
+/** The server could not be reached, or the connection broke. */
+export class NetworkError extends AvatarRenderError {
+  static override readonly code: string = "network_error";
+}
+/** Downloaded bytes do not match the manifest's size or sha256. */
+export class IntegrityError extends AvatarRenderError {
+  static override readonly code: string = "integrity_error";
+}
+/** `waitFor` ran past its `timeoutMs`; the job itself goes on. */
+export class WaitTimeoutError extends AvatarRenderError {
+  static override readonly code: string = "wait_timeout";
+}
+/** A response that does not follow the contract (e.g. not JSON where JSON was due). */
+export class UnexpectedResponseError extends AvatarRenderError {
+  static override readonly code: string = "unexpected_response";
+}
+
+type ErrorClass = typeof AvatarRenderError;
+
+const API_ERRORS: readonly ErrorClass[] = [
+  UnauthorizedError,
+  NotFoundError,
+  CharacterNotFoundError,
+  DrivingVideoNotFoundError,
+  MethodNotAllowedError,
+  ConflictError,
+  NotReadyError,
+  IllegalTransitionError,
+  IdempotencyKeyReusedError,
+  IdempotencyInProgressError,
+  OutputsExpiredError,
+  InvalidInputError,
+  ValidationError,
+  UnsupportedImageError,
+  ImageTooLargeError,
+  NoFaceFoundError,
+  EmptyFileError,
+  UnsupportedVideoError,
+  VideoTooLargeError,
+  VideoTooLongError,
+  VideoTooManyFramesError,
+  NoVideoStreamError,
+  NoVideoFramesError,
+  InternalError,
+  TransientError,
+  QueueUnavailableError,
+  StorageUnavailableError,
+];
+
+const BY_CODE: ReadonlyMap<string, ErrorClass> = new Map(API_ERRORS.map((cls) => [cls.code, cls]));
+
+/** The class the API's `code` stands for; the base class for a code we do not know. */
+export function errorClassFor(code: string): ErrorClass {
+  return BY_CODE.get(code) ?? AvatarRenderError;
+}
+
+/** Build the typed error for an API error code (status defaults to the class's own). */
+export function apiError(
+  code: string,
+  message: string,
+  options: Omit<AvatarRenderErrorOptions, "code"> = {},
+): AvatarRenderError {
+  const cls = errorClassFor(code);
+  return new cls(message, { ...options, code });
+}

@@ -1,0 +1,115 @@
+/** The interface both adapters implement: HttpAvatarRenderer and MockAvatarRenderer. */
+
+import type { Character, Emotion, Job, RenderManifest, RenderRequest } from "./types.js";
+
+/** A portrait image: PNG, JPEG or WebP bytes. */
+export type PortraitInput = Blob | Uint8Array | ArrayBuffer;
+
+export interface CallOptions {
+  /** Aborting rejects the call with the signal's reason (an AbortError by default). */
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions extends CallOptions {
+  /**
+   * Sent as `Idempotency-Key`: the same key and body give the same jobs for 24 hours,
+   * the same key with another body is refused (IdempotencyKeyReusedError). Without one
+   * a fresh key is made for each submission (and reused on its retries).
+   */
+  idempotencyKey?: string;
+}
+
+/** The render request's fields other than the character and the motion source. */
+export type RenderParams = Partial<
+  Pick<
+    RenderRequest,
+    | "controls"
+    | "duration_ms"
+    | "fps"
+    | "size"
+    | "outputs"
+    | "frame_format"
+    | "quality"
+    | "priority"
+    | "metadata"
+  >
+>;
+
+export type RenderOptions = RenderParams & SubmitOptions;
+
+export interface WaitOptions extends CallOptions {
+  /** Called with the job when its status, attempt or progress changed (and first seen). */
+  onProgress?: (job: Job) => void;
+  /** Give up after this long with WaitTimeoutError (the job goes on). No limit by default. */
+  timeoutMs?: number;
+  /** Time between status reads; the adapter's default otherwise. */
+  pollIntervalMs?: number;
+}
+
+export interface DownloadOptions extends CallOptions {
+  /** The job's manifest when the caller has it already (saves a request per download). */
+  manifest?: RenderManifest;
+}
+
+export interface HealthStatus {
+  /** The API process answers (`/healthz`). */
+  alive: boolean;
+  /** Redis answers and every render queue has a live worker (`/readyz`). */
+  ready: boolean;
+  /** Render queues that no live worker consumes. */
+  queuesWithoutWorkers: string[];
+  /** Why not alive or not ready, when known. */
+  detail?: string;
+}
+
+export interface IAvatarRenderer {
+  /** Register a portrait (must show a face); the character renders many times. */
+  registerCharacter(portrait: PortraitInput, name?: string, options?: CallOptions): Promise<Character>;
+
+  /** Submit one render of a character showing an emotion (intensity 0 to 1). */
+  renderEmotion(
+    characterId: string,
+    emotion: Emotion,
+    intensity: number,
+    options?: RenderOptions,
+  ): Promise<Job>;
+
+  /** Submit 1 to 100 renders, accepted or refused together; jobs in request order. */
+  renderBatch(requests: RenderRequest[], options?: SubmitOptions): Promise<Job[]>;
+
+  /** The job's status, attempts, progress and error. */
+  getStatus(jobId: string, options?: CallOptions): Promise<Job>;
+
+  /**
+   * Poll until the job is succeeded, failed or cancelled and resolve with it (a failed
+   * job resolves too: look at `job.status` and `job.error`).
+   */
+  waitFor(jobId: string, options?: WaitOptions): Promise<Job>;
+
+  /** Cancel a queued job at once; a running one stops at its next batch of frames. */
+  cancel(jobId: string, options?: CallOptions): Promise<Job>;
+
+  /** Run a failed or cancelled job again as a new attempt; ConflictError otherwise. */
+  retry(jobId: string, options?: CallOptions): Promise<Job>;
+
+  /** The manifest of a succeeded render; NotReadyError before. */
+  getManifest(jobId: string, options?: CallOptions): Promise<RenderManifest>;
+
+  /** Where a frame can be fetched (the HTTP API needs the Authorization header). */
+  frameUrl(jobId: string, index: number): string;
+
+  /** Where the clip can be fetched (the HTTP API needs the Authorization header). */
+  clipUrl(jobId: string): string;
+
+  /** One frame's bytes, checked against the manifest's size and sha256 (IntegrityError). */
+  downloadFrame(jobId: string, index: number, options?: DownloadOptions): Promise<Uint8Array>;
+
+  /** The clip.mp4 bytes, checked against the manifest's size and sha256 (IntegrityError). */
+  downloadClip(jobId: string, options?: DownloadOptions): Promise<Uint8Array>;
+
+  /** Whether the API is alive and ready to render. */
+  healthCheck(options?: CallOptions): Promise<HealthStatus>;
+
+  // events(): a push stream of job events (server-sent events) comes with its own
+  // issue; it will be declared here, next to waitFor, which it complements.
+}
