@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import typer
+from avatar_render_client import AvatarRenderClient
 
-from render_cli.client import RenderClient
 from render_cli.contact_sheet import sample_indices, write_contact_sheet
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
@@ -66,7 +66,8 @@ def run_demo(out: Path, port: int) -> int:
         children.append(ManagedProcess(api_args, env, logs / "api.log"))
         wait_until(lambda: _api_ready(api_url), 60, "the API answering /readyz")
         typer.echo(f"api           {api_url} (docs at {api_url}/docs)")
-        return _render_all(RenderClient(api_url), out, storage)
+        with AvatarRenderClient(api_url) as client:
+            return _render_all(client, out, storage)
     except KeyboardInterrupt:
         typer.echo("interrupted: shutting down")
         return 130
@@ -77,27 +78,31 @@ def run_demo(out: Path, port: int) -> int:
         typer.echo(f"logs          {logs}")
 
 
-def _render_all(client: RenderClient, out: Path, storage: Path) -> int:
+def _render_all(client: AvatarRenderClient, out: Path, storage: Path) -> int:
     started = time.monotonic()
     character = client.register_character(sample_portrait(), name="astronaut")
-    jobs = {
-        emotion: client.submit({"character_id": character["id"], "emotion": emotion.value})
-        for emotion in Emotion
-    }
-    typer.echo(f"submitted     {len(jobs)} renders of character {character['id']}")
+    jobs = client.render_batch(
+        [{"character_id": character.id, "emotion": emotion.value} for emotion in Emotion]
+    )
+    typer.echo(f"submitted     {len(jobs)} renders of character {character.id}")
     rows = []
     failed = 0
-    for emotion, job in jobs.items():
-        final = client.wait(job["id"], timeout_s=600)
-        if final["status"] != "succeeded":
+    for emotion, job in zip(Emotion, jobs, strict=True):
+        final = client.wait(job.id, timeout_s=600)
+        if final.status != "succeeded":
             failed += 1
-            typer.secho(f"  {emotion.value:<10} {final['status']}: {final.get('error')}", fg="red")
+            typer.secho(f"  {emotion.value:<10} {final.status}: {final.error}", fg="red")
             continue
-        total = int(final["progress"]["frames_total"])
-        frames = [client.frame(job["id"], i) for i in sample_indices(total, FRAMES_PER_ROW)]
+        total = final.progress.frames_total
+        manifest = client.get_manifest(job.id)
+        folder = out / "frames" / emotion.value
+        frames = [
+            client.download_frame(job.id, i, folder, manifest=manifest).read_bytes()
+            for i in sample_indices(total, FRAMES_PER_ROW)
+        ]
         rows.append((emotion.value, frames))
         typer.echo(
-            f"  {emotion.value:<10} succeeded  {total} frames  {storage / final['manifest_key']}"
+            f"  {emotion.value:<10} succeeded  {total} frames  {storage / str(final.manifest_key)}"
         )
     sheet = out / "contact_sheet.png"
     if rows:

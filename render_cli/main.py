@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from avatar_render_client import AvatarRenderClient, AvatarRenderError
 
 from render_cli.request_options import request_default, request_option
 from render_cli.roles import needs_extra
@@ -118,10 +118,8 @@ def flower(
     raise typer.Exit(run_flower(_settings(), address, port))
 
 
-def _client(settings: Settings) -> Any:
-    from render_cli.client import RenderClient
-
-    return RenderClient(settings.api_url, settings.api_key or None)
+def _client(settings: Settings) -> AvatarRenderClient:
+    return AvatarRenderClient(settings.api_url, settings.api_key or None)
 
 
 @app.command()
@@ -134,10 +132,14 @@ def submit(
     size: Annotated[int, request_option("size")] = request_default("size"),
     wait: Annotated[bool, typer.Option(help="Wait and show progress.")] = True,
 ) -> None:
-    """Register a portrait, enqueue one render and wait for it with a progress bar."""
+    """Register a portrait, enqueue one render and wait for it with a progress bar.
+
+    The API is RENDER_API_URL (default http://127.0.0.1:8000) and the key RENDER_API_KEY
+    (a tenant's key from the server's RENDER_API_KEYS; empty when auth is off).
+    """
     from render_cli.submit import submit_and_wait
 
-    client = _client(_settings())
+    settings = _settings()
     request = {
         "emotion": emotion.value,
         "intensity": intensity,
@@ -145,21 +147,16 @@ def submit(
         "fps": fps,
         "size": size,
     }
-    try:
-        code = submit_and_wait(client, portrait, request, wait)
-    finally:
-        client.close()
+    with _client(settings) as client:
+        code = submit_and_wait(client, settings.api_url, portrait, request, wait)
     raise typer.Exit(code)
 
 
 @app.command()
 def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
-    """Print a job's record."""
-    client = _client(_settings())
-    try:
-        typer.echo(json.dumps(client.job(job_id), indent=2))
-    finally:
-        client.close()
+    """Print a job's record as the API shows it (RENDER_API_URL, RENDER_API_KEY)."""
+    with _client(_settings()) as client:
+        typer.echo(client.get_job(job_id).model_dump_json(indent=2))
 
 
 @app.command()
@@ -214,6 +211,6 @@ def main() -> None:
     configure_logging(_settings())
     try:
         app()
-    except RenderServiceError as exc:
+    except (RenderServiceError, AvatarRenderError) as exc:
         typer.secho(f"error [{exc.code}]: {exc.message}", fg="red", err=True)
         raise SystemExit(1) from exc

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from avatar_render_client import AvatarRenderClient
 
-from render_cli.client import RenderClient
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
 from render_core.queue import RENDER_TASK
@@ -86,20 +86,17 @@ def test_flower_lists_the_worker_and_the_finished_render(stack: Stack, flower_ur
         "Flower seeing the worker's events",
         poll_s=0.5,
     )
-    client = RenderClient(stack.api_url, API_KEY)
-    try:
+    with AvatarRenderClient(stack.api_url, API_KEY) as client:
         character = client.register_character(SAMPLE_PORTRAIT)
-        job = client.submit({"character_id": character["id"], "emotion": "happy", **SMALL})
-        assert client.wait(job["id"], timeout_s=120)["status"] == "succeeded"
-    finally:
-        client.close()
+        job = client.submit({"character_id": character.id, "emotion": "happy", **SMALL})
+        assert client.wait(job.id, timeout_s=120).status == "succeeded"
 
     def finished() -> bool:
-        task = _render_task(flower_url, job["id"])
+        task = _render_task(flower_url, job.id)
         return task is not None and task["state"] == "SUCCESS"
 
     wait_until(finished, 30, "Flower showing the render task succeeded", poll_s=0.5)
-    task = _render_task(flower_url, job["id"])
+    task = _render_task(flower_url, job.id)
     assert task is not None and task["name"] == RENDER_TASK
     assert str(task["worker"]).startswith("flower-mock@")
 

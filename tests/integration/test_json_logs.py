@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from avatar_render_client import AvatarRenderClient
 
-from render_cli.client import RenderClient
 from render_cli.local_redis import LocalRedis
 from render_cli.processes import wait_until
 from tests.conftest import SAMPLE_PORTRAIT
@@ -47,8 +46,8 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_worker_and_api_log_json_lines(stack: Stack) -> None:
-    with closing(RenderClient(stack.api_url, API_KEY)) as client:
-        assert client.http.get("/v1/renders").status_code == 200
+    with AvatarRenderClient(stack.api_url, API_KEY) as client:
+        client.list_jobs()  # raises unless the API answered 200
     worker_lines = _json_lines(stack.logs / "worker-logs-mock.log")
     assert {"ts", "level", "logger", "message", "job_id", "tenant", "attempt"} <= set(
         worker_lines[0]
@@ -69,19 +68,19 @@ def test_worker_and_api_log_json_lines(stack: Stack) -> None:
 
 def test_a_cancelled_renders_lines_carry_its_job(stack: Stack) -> None:
     """Needs ``with job_context(...)`` around the attempt in ``workers/pipeline.py``."""
-    with closing(RenderClient(stack.api_url, API_KEY)) as client:
+    with AvatarRenderClient(stack.api_url, API_KEY) as client:
         character = client.register_character(SAMPLE_PORTRAIT)
-        request = {"character_id": character["id"], "emotion": "angry", "size": 256}
+        request = {"character_id": character.id, "emotion": "angry", "size": 256}
         job = client.submit({**request, "duration_ms": 10_000, "fps": 25})
         deadline = time.monotonic() + 60
-        while client.job(job["id"])["progress"]["frames_done"] == 0:
+        while client.get_job(job.id).progress.frames_done == 0:
             assert time.monotonic() < deadline, "the render never started"
             time.sleep(0.05)
-        assert client.http.post(f"/v1/renders/{job['id']}/cancel").status_code == 200
-        assert client.wait(job["id"], timeout_s=60)["status"] == "cancelled"
+        assert client.cancel(job.id).cancel_requested
+        assert client.wait(job.id, timeout_s=60).status == "cancelled"
 
     lines = _json_lines(stack.logs / "worker-logs-mock.log")
-    tagged = [line for line in lines if line["job_id"] == job["id"]]
+    tagged = [line for line in lines if line["job_id"] == job.id]
     assert tagged, "no worker log line carries the job id"
     assert all(line["tenant"] == TENANT and line["attempt"] == 1 for line in tagged)
     assert any("cancelled" in line["message"] for line in tagged)

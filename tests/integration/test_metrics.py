@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
+from avatar_render_client import AvatarRenderClient, Job
 
-from render_cli.client import RenderClient
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import wait_until
 from tests.conftest import SAMPLE_PORTRAIT
@@ -51,14 +51,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _render(stack: Stack, emotion: str) -> dict[str, object]:
-    client = RenderClient(stack.api_url, API_KEY)
-    try:
+def _render(stack: Stack, emotion: str) -> Job:
+    with AvatarRenderClient(stack.api_url, API_KEY) as client:
         character = client.register_character(SAMPLE_PORTRAIT)
-        job = client.submit({"character_id": character["id"], "emotion": emotion, **SMALL})
-        return client.wait(job["id"], timeout_s=120)
-    finally:
-        client.close()
+        job = client.submit({"character_id": character.id, "emotion": emotion, **SMALL})
+        return client.wait(job.id, timeout_s=120)
 
 
 def _moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
@@ -70,7 +67,7 @@ def test_a_render_moves_the_api_and_worker_metrics(stack: Stack, worker_metrics_
     api_before, worker_before = scrape(api_metrics), scrape(worker_metrics_url)
 
     final = _render(stack, "happy")
-    assert final["status"] == "succeeded"
+    assert final.status == "succeeded"
     api_after, worker_after = scrape(api_metrics), scrape(worker_metrics_url)
 
     requests = "avatar_render_api_requests_total"
@@ -125,14 +122,11 @@ def test_waiting_jobs_show_as_queue_depth_and_age(stack: Stack, worker_metrics_u
     assert samples.get("avatar_render_queue_depth", queue="render.interactive") == 0
     assert samples.get("avatar_render_jobs", status="queued") == 1
     assert samples.get("avatar_render_oldest_queued_job_age_seconds") >= 1.0
-    assert final_batch["status"] == "queued"
+    assert final_batch.status == "queued"
 
 
-def _submit_without_waiting(stack: Stack, priority: str) -> dict[str, object]:
-    client = RenderClient(stack.api_url, API_KEY)
-    try:
+def _submit_without_waiting(stack: Stack, priority: str) -> Job:
+    with AvatarRenderClient(stack.api_url, API_KEY) as client:
         character = client.register_character(SAMPLE_PORTRAIT)
-        request = {"character_id": character["id"], "emotion": "sad", "priority": priority}
+        request = {"character_id": character.id, "emotion": "sad", "priority": priority}
         return client.submit({**request, **SMALL})
-    finally:
-        client.close()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
+from render_cli.local_redis import free_port
 from render_cli.main import app
 from render_cli.request_options import request_default, schema_bounds
 from render_core.schema import RenderRequest
-from tests.conftest import SAMPLE_PORTRAIT
+from tests.conftest import SAMPLE_PORTRAIT, child_env
 
 
 @pytest.mark.parametrize(
@@ -39,3 +43,24 @@ def test_bounds_and_defaults_come_from_the_request_schema() -> None:
     defaults = RenderRequest(character_id="c", emotion="happy")
     assert request_default("fps") == defaults.fps
     assert request_default("intensity") == defaults.intensity
+
+
+def test_submit_help_names_the_settings_that_reach_the_api() -> None:
+    result = CliRunner().invoke(app, ["submit", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "RENDER_API_URL" in result.output and "RENDER_API_KEY" in result.output
+
+
+def test_an_unreachable_api_is_one_line_naming_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    finished = subprocess.run(
+        [sys.executable, "-m", "render_cli", "status", "some-job"],
+        env=child_env(api_url=url, log_json="false"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1 and url in lines[0], finished.stderr
+    assert "Traceback" not in finished.stderr
