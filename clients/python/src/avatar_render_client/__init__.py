@@ -6,7 +6,7 @@ the server's dependencies (Celery, Redis, torch).
 """
 
 from avatar_render_client._async import AsyncAvatarRenderClient
-from avatar_render_client._core import RetryPolicy
+from avatar_render_client._retry import RetryPolicy
 from avatar_render_client._sync import AvatarRenderClient
 from avatar_render_client._version import __version__
 from avatar_render_client.errors import (

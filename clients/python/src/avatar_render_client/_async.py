@@ -12,17 +12,9 @@ from typing import Any, TypeVar, Unpack, cast
 
 import httpx
 
-from avatar_render_client._core import (
-    Call,
-    ClientCore,
-    Notify,
-    Op,
-    Outcome,
-    RetryPolicy,
-    Sleep,
-    Step,
-    Upload,
-)
+from avatar_render_client._core import ClientCore, Upload
+from avatar_render_client._retry import RetryPolicy
+from avatar_render_client._steps import Call, Notify, Op, Outcome, Sleep, Step
 from avatar_render_client.models import (
     Character,
     DownloadedOutputs,

@@ -8,16 +8,11 @@ retries and multi-step operations included, exists once; the clients only do I/O
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 import os
-import random
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, TypeAlias, TypeVar
 from urllib.parse import quote
@@ -25,13 +20,22 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from avatar_render_client._retry import RetryPolicy, raise_for_status, retry_delay
+from avatar_render_client._sink import Sink
+from avatar_render_client._steps import (
+    Call,
+    Notify,
+    Op,
+    ProgressCallback,
+    Send,
+    Sleep,
+)
 from avatar_render_client._version import __version__
 from avatar_render_client.errors import (
     ChecksumMismatch,
     ConnectionFailed,
     NotFound,
     WaitTimeout,
-    error_for_code,
 )
 from avatar_render_client.models import (
     Character,
@@ -54,186 +58,10 @@ M = TypeVar("M", bound=BaseModel)
 
 #: A portrait or video: a path, the bytes themselves, or an open binary file.
 Upload: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
-ProgressCallback: TypeAlias = Callable[[Job], object]
 
-
-class Sink:
-    """A download's destination: written to ``NAME.part`` and hashed as the bytes arrive,
-    then renamed into place only once verified, so a bad file never sits under its name."""
-
-    def __init__(self, dest: Path) -> None:
-        self.dest = dest
-        self.part = dest.with_name(dest.name + ".part")
-        self.size = 0
-        self._sha256 = hashlib.sha256()
-        self._file: IO[bytes] | None = None
-
-    def open(self) -> None:
-        """Start (again, after a retry) from an empty file."""
-        self.close()
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.part.open("wb")
-        self.size, self._sha256 = 0, hashlib.sha256()
-
-    def write(self, chunk: bytes) -> None:
-        assert self._file is not None, "Sink.open() first"
-        self._file.write(chunk)
-        self._sha256.update(chunk)
-        self.size += len(chunk)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def commit(self) -> Path:
-        self.close()
-        os.replace(self.part, self.dest)
-        return self.dest
-
-    def discard(self) -> None:
-        self.close()
-        self.part.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One HTTP request and how to treat its failures."""
-
-    method: str
-    url: str
-    params: Mapping[str, str | int] | None = None
-    json: Any = None
-    data: Mapping[str, str] | None = None
-    files: Mapping[str, tuple[str, bytes | IO[bytes], str]] | None = None
-    headers: Mapping[str, str] | None = None
-    #: Safe to send again after the connection broke mid-request (the server may have
-    #: acted on it): reads, and submissions that carry an Idempotency-Key.
-    idempotent: bool = False
-    #: False for probes whose 503 is an answer, not a fault (``/readyz``).
-    retry: bool = True
-    #: Statuses that are answers, not errors.
-    accept: frozenset[int] = frozenset()
-    #: Where a successful response body goes (downloads); None reads it into memory.
-    sink: Sink | None = None
-
-    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        return http.build_request(
-            self.method,
-            self.url,
-            params=self.params,
-            json=self.json,
-            data=self.data,
-            files=self.files,
-            headers=self.headers,
-        )
-
-
-@dataclass(frozen=True)
-class Send:
-    call: Call
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Notify:
-    callback: ProgressCallback
-    job: Job
-
-
-Step: TypeAlias = Send | Sleep | Notify
-#: What a client sends back into an operation: a Send's response or network error.
-Outcome: TypeAlias = httpx.Response | httpx.TransportError | None
-Op: TypeAlias = Generator[Step, Outcome, T]
 
 # The API sniffs what an upload is; the file name and media type are not trusted.
 _OCTETS = "application/octet-stream"
-# Errors raised before the request left this machine: retrying cannot run it twice.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries: 429 and 503 wait what ``Retry-After`` says (or back off
-    exponentially when it says nothing); network errors back off likewise."""
-
-    max_attempts: int = 4
-    backoff_s: float = 0.5
-    backoff_max_s: float = 8.0
-    #: A Retry-After longer than this is not waited for: the error is raised at once.
-    max_retry_after_s: float = 60.0
-    statuses: frozenset[int] = field(default=frozenset({429, 503}))
-
-    def backoff(self, attempt: int) -> float:
-        """Delay after failed attempt ``attempt`` (1-based): doubling, with jitter so that
-        many clients that failed together do not come back together."""
-        ceiling = min(self.backoff_max_s, self.backoff_s * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def retry_after_s(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date); None when absent or bad."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _error_fields(response: httpx.Response) -> tuple[str, str]:
-    """The envelope's code and message; a body that is not ours becomes ``http_error``."""
-    try:
-        error = response.json()["error"]
-        return str(error["code"]), str(error["message"])
-    except (ValueError, KeyError, TypeError):
-        text = " ".join(response.text.split())[:200]
-        return "http_error", text or response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def _retry_delay(policy: RetryPolicy, call: Call, outcome: Outcome, attempt: int) -> float | None:
-    """How long to wait before sending ``call`` again; None: do not."""
-    if not call.retry or attempt >= policy.max_attempts:
-        return None
-    if isinstance(outcome, httpx.TransportError):
-        if call.idempotent or isinstance(outcome, _NOT_SENT):
-            return policy.backoff(attempt)
-        return None
-    if outcome is None or outcome.is_success or outcome.status_code in call.accept:
-        return None
-    if outcome.status_code in policy.statuses:
-        wait = retry_after_s(outcome)
-        if wait is None:
-            return policy.backoff(attempt)
-        return wait if wait <= policy.max_retry_after_s else None
-    # The first call with this key is still being handled: its answer is coming.
-    if outcome.status_code == 409 and call.idempotent and call.method == "POST":
-        code, _ = _error_fields(outcome)
-        return policy.backoff(attempt) if code == "idempotency_in_progress" else None
-    return None
-
-
-def _raise_for_status(response: httpx.Response, call: Call) -> None:
-    if response.is_success or response.status_code in call.accept:
-        return
-    code, message = _error_fields(response)
-    raise error_for_code(
-        code, message, http_status=response.status_code, retry_after=retry_after_s(response)
-    )
 
 
 def _one_line(exc: Exception) -> str:
@@ -323,14 +151,14 @@ class ClientCore:
         while True:
             attempt += 1
             outcome = yield Send(call)
-            delay = _retry_delay(self.policy, call, outcome, attempt)
+            delay = retry_delay(self.policy, call, outcome, attempt)
             if delay is None:
                 break
             yield Sleep(delay)
         if isinstance(outcome, httpx.TransportError):
             raise ConnectionFailed(call.url, _one_line(outcome), attempts=attempt) from outcome
         assert outcome is not None, "a Send step answers with a response or an error"
-        _raise_for_status(outcome, call)
+        raise_for_status(outcome, call)
         return outcome
 
     def _model(self, model: type[M], call: Call) -> Op[M]:
