@@ -27,7 +27,7 @@ import {
   type RenderRequest,
 } from "../src/index.js";
 
-export const SAMPLE_PORTRAIT = new URL("../../../../render_core/assets/astronaut.png", import.meta.url);
+export const SAMPLE_PORTRAIT = new URL("../../../../render_cli/assets/astronaut.png", import.meta.url);
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** Short clips: 4 frames of 256 px. */
