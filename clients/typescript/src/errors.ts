@@ -46,6 +46,17 @@ export class AvatarRenderError extends Error {
   }
 }
 
+// 400: the body could not be read at all (before any rule was checked)
+/** The request could not be parsed (e.g. a broken multipart form): 400 `bad_request`. */
+export class BadRequestError extends AvatarRenderError {
+  static override readonly code: string = "bad_request";
+  static override readonly status: number = 400;
+}
+/** The body is not valid JSON: 400 `invalid_json`. */
+export class InvalidJsonError extends BadRequestError {
+  static override readonly code: string = "invalid_json";
+}
+
 // 401
 export class UnauthorizedError extends AvatarRenderError {
   static override readonly code: string = "unauthorized";
@@ -180,6 +191,8 @@ export class UnexpectedResponseError extends AvatarRenderError {
 type ErrorClass = typeof AvatarRenderError;
 
 const API_ERRORS: readonly ErrorClass[] = [
+  BadRequestError,
+  InvalidJsonError,
   UnauthorizedError,
   NotFoundError,
   CharacterNotFoundError,

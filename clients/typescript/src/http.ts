@@ -17,7 +17,16 @@ import type {
   SubmitOptions,
   WaitOptions,
 } from "./renderer.js";
-import type { Character, Emotion, Job, RenderManifest, RenderRequest } from "./types.js";
+import type {
+  BatchJobs,
+  Character,
+  Emotion,
+  Job,
+  RenderManifest,
+  RenderRequest,
+  SubmitBatchBody,
+  SubmitRenderBody,
+} from "./types.js";
 import { newIdempotencyKey, pollUntilFinished, sleep, toBlob, verifyEntry } from "./util.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -64,20 +73,29 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 async function readError(response: Response): Promise<AvatarRenderError> {
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
   const text = await response.text().catch(() => "");
   let code = "http_error";
   let message = text.slice(0, 500) || response.statusText || `HTTP ${response.status}`;
-  try {
-    const body: unknown = JSON.parse(text);
-    const detail = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-    if (detail && typeof detail.code === "string") {
-      code = detail.code;
-      message = typeof detail.message === "string" ? detail.message : code;
-    }
-  } catch {
-    // not our error body: keep the text
+  const body = parseJson(text);
+  const detail = isRecord(body) ? body["error"] : undefined;
+  if (isRecord(detail) && typeof detail["code"] === "string") {
+    // the API's ErrorBody: {"error": {"code", "message"}}; anything else keeps the text
+    code = detail["code"];
+    message = typeof detail["message"] === "string" ? detail["message"] : code;
   }
   return apiError(code, message, {
     status: response.status,
@@ -131,21 +149,23 @@ export class HttpAvatarRenderer implements IAvatarRenderer {
   ): Promise<Job> {
     const { signal, idempotencyKey, ...params } = options;
     const request: RenderRequest = { ...params, character_id: characterId, emotion, intensity };
+    const body: SubmitRenderBody = request; // the compiler checks our request types against the document's
     return this.json<Job>({
       method: "POST",
       path: "/v1/renders",
-      json: request,
+      json: body,
       signal,
       idempotencyKey: idempotencyKey ?? newIdempotencyKey(),
       safe: true,
     });
   }
 
-  async renderBatch(requests: RenderRequest[], options: SubmitOptions = {}): Promise<Job[]> {
-    const body = await this.json<{ jobs: Job[] }>({
+  async renderBatch(requests: readonly RenderRequest[], options: SubmitOptions = {}): Promise<Job[]> {
+    const batch: SubmitBatchBody = { requests: [...requests] };
+    const body = await this.json<BatchJobs>({
       method: "POST",
       path: "/v1/renders/batch",
-      json: { requests },
+      json: batch,
       signal: options.signal,
       idempotencyKey: options.idempotencyKey ?? newIdempotencyKey(),
       safe: true,
@@ -237,18 +257,15 @@ export class HttpAvatarRenderer implements IAvatarRenderer {
       auth: false,
       accept: [503],
     });
-    const body = (await response.json().catch(() => ({}))) as {
-      status?: string;
-      redis?: string;
-      queues_without_workers?: string[];
-    };
-    const queues = body.queues_without_workers ?? [];
+    // /readyz: {"status", "redis", "queues_without_workers"} (the document leaves it open)
+    const body = parseJson(await response.text().catch(() => ""));
+    const listed = isRecord(body) ? body["queues_without_workers"] : undefined;
+    const queues = Array.isArray(listed) ? listed.filter((queue) => typeof queue === "string") : [];
+    const redis = isRecord(body) && typeof body["redis"] === "string" ? body["redis"] : undefined;
     const status: HealthStatus = { alive: true, ready: response.ok, queuesWithoutWorkers: queues };
     if (!response.ok) {
       status.detail =
-        body.redis && body.redis !== "ok"
-          ? `redis: ${body.redis}`
-          : `no live worker for ${queues.join(", ") || "some queue"}`;
+        redis && redis !== "ok" ? `redis: ${redis}` : `no live worker for ${queues.join(", ") || "some queue"}`;
     }
     return status;
   }

@@ -1,15 +1,36 @@
 /**
  * The mock's copy of the API's request validation (render_core/schema.py RenderRequest,
- * render_core/emotions.py FineControls): the same limits, the same 422
- * `invalid_request`, and requests normalised with the same defaults the API echoes.
- * The shared behaviour tests run against both, so the two cannot drift apart silently.
+ * render_core/emotions.py FineControls): the same limits and rules, the same 422
+ * `invalid_request` with pydantic's wording, and requests normalised with the same
+ * defaults the API echoes. The shared behaviour tests run against both, so the two
+ * cannot drift apart silently.
+ *
+ * The input is `unknown` (a caller may get past the types, or build requests from
+ * JSON); every field is checked and narrowed on its own, so the result is typed by what
+ * was checked, not by a cast.
  */
 
 import { ValidationError } from "./errors.js";
-import { EMOTIONS, type FineControls, type RenderRequest } from "./types.js";
+import {
+  EMOTIONS,
+  FRAME_FORMATS,
+  isLossyFrameFormat,
+  type Emotion,
+  type FineControls,
+  type LossyFrameFormat,
+  type Metadata,
+  type OutputKind,
+  type Priority,
+  type RenderFields,
+} from "./types.js";
 
-const MAX_METADATA_BYTES = 4096;
-const REQUEST_FIELDS = [
+// render_core/schema.py: metadata is a flat object of scalars, bounded by the schema.
+export const MAX_METADATA_KEYS = 16;
+export const MAX_METADATA_KEY_LENGTH = 64;
+export const MAX_METADATA_TEXT_LENGTH = 240;
+const MAX_ID_LENGTH = 64;
+
+const REQUEST_FIELDS: readonly string[] = [
   "character_id",
   "emotion",
   "driving_video_id",
@@ -23,8 +44,8 @@ const REQUEST_FIELDS = [
   "quality",
   "priority",
   "metadata",
-] as const;
-const CONTROL_RANGES: Record<keyof FineControls, readonly [number, number]> = {
+];
+const CONTROL_RANGES: Readonly<Record<keyof FineControls, readonly [number, number]>> = {
   smile: [-1, 1],
   eyebrow: [-1, 1],
   eye_open: [-1, 1],
@@ -33,11 +54,30 @@ const CONTROL_RANGES: Record<keyof FineControls, readonly [number, number]> = {
   head_yaw: [-30, 30],
   head_roll: [-20, 20],
 };
+const SIZES: readonly NonNullable<RenderFields["size"]>[] = [256, 512];
+const OUTPUT_KINDS: readonly OutputKind[] = ["frames", "mp4"];
+const PRIORITIES: readonly Priority[] = ["interactive", "batch"];
+
+/** A request as the API stores and echoes it: every field present, defaults filled in. */
+export type NormalizedRequest = Required<RenderFields> &
+  ({ emotion: Emotion; driving_video_id: null } | { emotion: null; driving_video_id: string }) &
+  ({ frame_format: "png"; quality: null } | { frame_format: LossyFrameFormat; quality: number | null });
 
 type Problems = string[];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isControlKey(key: string): key is keyof FineControls {
+  return Object.hasOwn(CONTROL_RANGES, key);
+}
+
+/** Python's len(): code points, not UTF-16 units. */
+function length(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
 }
 
 function number(
@@ -47,7 +87,7 @@ function number(
   min: number,
   max: number,
   integer: boolean,
-): void {
+): number | undefined {
   if (typeof value !== "number" || !Number.isFinite(value)) {
     problems.push(`${where}: Input should be a valid ${integer ? "integer" : "number"}`);
   } else if (integer && !Number.isInteger(value)) {
@@ -56,36 +96,26 @@ function number(
     problems.push(`${where}: Input should be greater than or equal to ${min}`);
   } else if (value > max) {
     problems.push(`${where}: Input should be less than or equal to ${max}`);
+  } else {
+    return value;
   }
+  return undefined;
 }
 
-function choice(problems: Problems, where: string, value: unknown, allowed: readonly unknown[]): void {
-  if (!allowed.includes(value)) {
+function choice<T>(problems: Problems, where: string, value: unknown, allowed: readonly T[]): T | undefined {
+  const found = allowed.find((candidate) => candidate === value);
+  if (found === undefined) {
     problems.push(`${where}: Input should be ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
   }
+  return found;
 }
 
-function string(problems: Problems, where: string, value: unknown, max: number): void {
+function string(problems: Problems, where: string, value: unknown, max: number): string | undefined {
   if (typeof value !== "string") problems.push(`${where}: Input should be a valid string`);
-  else if (value.length < 1) problems.push(`${where}: String should have at least 1 character`);
-  else if (value.length > max) problems.push(`${where}: String should have at most ${max} characters`);
-}
-
-/** Python's json.dumps (default separators, ensure_ascii): the text whose size the API measures. */
-function pythonJson(value: unknown): string {
-  if (typeof value === "string") {
-    return JSON.stringify(value).replace(
-      /[\u0080-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
-  }
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (isObject(value)) {
-    return `{${Object.entries(value)
-      .map(([key, item]) => `${pythonJson(key)}: ${pythonJson(item)}`)
-      .join(", ")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
+  else if (length(value) < 1) problems.push(`${where}: String should have at least 1 character`);
+  else if (length(value) > max) problems.push(`${where}: String should have at most ${max} characters`);
+  else return value;
+  return undefined;
 }
 
 function checkControls(problems: Problems, value: unknown, prefix: string): FineControls | null {
@@ -96,106 +126,179 @@ function checkControls(problems: Problems, value: unknown, prefix: string): Fine
   }
   const out: FineControls = {};
   for (const key of Object.keys(value)) {
-    if (!(key in CONTROL_RANGES)) problems.push(`${prefix}controls.${key}: Extra inputs are not permitted`);
+    if (!isControlKey(key)) problems.push(`${prefix}controls.${key}: Extra inputs are not permitted`);
   }
-  for (const [key, [min, max]] of Object.entries(CONTROL_RANGES) as [keyof FineControls, [number, number]][]) {
+  for (const key of Object.keys(CONTROL_RANGES).filter(isControlKey)) {
+    const [min, max] = CONTROL_RANGES[key];
     const given = value[key];
-    if (given === null || given === undefined) {
-      out[key] = null;
+    out[key] =
+      given === null || given === undefined ? null : (number(problems, `${prefix}controls.${key}`, given, min, max, false) ?? null);
+  }
+  return out;
+}
+
+/**
+ * `metadata`: null, or a flat object of at most 16 keys (1 to 64 characters) whose values
+ * are texts of at most 240 characters, numbers, booleans or null. Nested objects and
+ * arrays are refused, as the API's schema refuses them (pydantic's messages).
+ */
+export function checkMetadata(problems: Problems, value: unknown, prefix = ""): Metadata | null {
+  const where = `${prefix}metadata`;
+  if (value === null || value === undefined) return null;
+  if (!isObject(value)) {
+    problems.push(`${where}: Input should be an object`);
+    return null;
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_METADATA_KEYS) {
+    problems.push(`${where}: Dictionary should have at most ${MAX_METADATA_KEYS} items after validation, not more`);
+    return null;
+  }
+  const out: Metadata = {};
+  for (const [key, item] of entries) {
+    if (length(key) < 1) problems.push(`${where}.${key}.[key]: String should have at least 1 character`);
+    else if (length(key) > MAX_METADATA_KEY_LENGTH) {
+      problems.push(`${where}.${key}.[key]: String should have at most ${MAX_METADATA_KEY_LENGTH} characters`);
+    }
+    if (typeof item === "string") {
+      if (length(item) > MAX_METADATA_TEXT_LENGTH) {
+        problems.push(`${where}.${key}.constrained-str: String should have at most ${MAX_METADATA_TEXT_LENGTH} characters`);
+      } else {
+        out[key] = item;
+      }
+    } else if (typeof item === "boolean" || item === null || (typeof item === "number" && Number.isFinite(item))) {
+      out[key] = item;
     } else {
-      number(problems, `${prefix}controls.${key}`, given, min, max, false);
-      out[key] = given as number;
+      problems.push(
+        `${where}.${key}.constrained-str: Input should be a valid string; ${where}.${key}.bool: Input should be a valid boolean; ` +
+          `${where}.${key}.int: Input should be a valid integer; ${where}.${key}.float: Input should be a valid number`,
+      );
     }
   }
   return out;
 }
 
-/** Problems with one request, and the request with the API's defaults filled in. */
-export function checkRequest(raw: unknown, prefix = ""): { problems: Problems; request: RenderRequest } {
+/** Problems with one request, and (when there are none) the request with the API's defaults. */
+export function checkRequest(raw: unknown, prefix = ""): { problems: Problems; request?: NormalizedRequest } {
   const problems: Problems = [];
+  const body = prefix ? prefix.slice(0, -1) : "body";
   if (!isObject(raw)) {
-    problems.push(`${prefix || "body"}: Input should be a valid dictionary or object`);
-    return { problems, request: { character_id: "" } };
+    problems.push(`${body}: Input should be a valid dictionary or object`);
+    return { problems };
   }
   for (const key of Object.keys(raw)) {
-    if (!(REQUEST_FIELDS as readonly string[]).includes(key)) {
-      problems.push(`${prefix}${key}: Extra inputs are not permitted`);
+    if (!REQUEST_FIELDS.includes(key)) problems.push(`${prefix}${key}: Extra inputs are not permitted`);
+  }
+  const given = (key: string): unknown => (raw[key] === null ? undefined : raw[key]);
+  const or = <T>(key: string, fallback: T, check: (value: unknown) => T | undefined): T | undefined =>
+    raw[key] === undefined ? fallback : check(raw[key]);
+
+  let characterId: string | undefined;
+  if (raw["character_id"] === undefined) problems.push(`${prefix}character_id: Field required`);
+  else characterId = string(problems, `${prefix}character_id`, raw["character_id"], MAX_ID_LENGTH);
+  const emotionGiven = given("emotion");
+  const emotion = emotionGiven === undefined ? null : choice(problems, `${prefix}emotion`, emotionGiven, EMOTIONS);
+  const videoGiven = given("driving_video_id");
+  const drivingVideoId =
+    videoGiven === undefined ? null : string(problems, `${prefix}driving_video_id`, videoGiven, MAX_ID_LENGTH);
+  const controls = checkControls(problems, raw["controls"], prefix);
+  const intensity = or("intensity", 0.8, (v) => number(problems, `${prefix}intensity`, v, 0, 1, false));
+  const durationMs = or("duration_ms", 2000, (v) => number(problems, `${prefix}duration_ms`, v, 200, 10_000, true));
+  const fps = or("fps", 25, (v) => number(problems, `${prefix}fps`, v, 1, 60, true));
+  const size = or("size", 512, (v) => choice(problems, `${prefix}size`, v, SIZES));
+  const outputs = or<OutputKind[]>("outputs", ["frames", "mp4"], (value) => {
+    if (!Array.isArray(value)) {
+      problems.push(`${prefix}outputs: Input should be a valid list`);
+      return undefined;
     }
-  }
-  const get = (key: string, fallback: unknown): unknown => (raw[key] === undefined ? fallback : raw[key]);
-  const request = {
-    character_id: get("character_id", undefined),
-    emotion: get("emotion", null),
-    driving_video_id: get("driving_video_id", null),
-    controls: checkControls(problems, raw["controls"], prefix),
-    intensity: get("intensity", 0.8),
-    duration_ms: get("duration_ms", 2000),
-    fps: get("fps", 25),
-    size: get("size", 512),
-    outputs: get("outputs", ["frames", "mp4"]),
-    frame_format: get("frame_format", "png"),
-    quality: get("quality", null),
-    priority: get("priority", "interactive"),
-    metadata: get("metadata", null),
-  };
-  if (request.character_id === undefined) problems.push(`${prefix}character_id: Field required`);
-  else string(problems, `${prefix}character_id`, request.character_id, 64);
-  if (request.emotion !== null) choice(problems, `${prefix}emotion`, request.emotion, EMOTIONS);
-  if (request.driving_video_id !== null) {
-    string(problems, `${prefix}driving_video_id`, request.driving_video_id, 64);
-  }
-  number(problems, `${prefix}intensity`, request.intensity, 0, 1, false);
-  number(problems, `${prefix}duration_ms`, request.duration_ms, 200, 10_000, true);
-  number(problems, `${prefix}fps`, request.fps, 1, 60, true);
-  choice(problems, `${prefix}size`, request.size, [256, 512]);
-  if (!Array.isArray(request.outputs)) {
-    problems.push(`${prefix}outputs: Input should be a valid list`);
-  } else {
-    if (request.outputs.length < 1) problems.push(`${prefix}outputs: List should have at least 1 item`);
-    request.outputs.forEach((kind: unknown, i) => choice(problems, `${prefix}outputs.${i}`, kind, ["frames", "mp4"]));
-    if (new Set(request.outputs).size !== request.outputs.length) {
+    const kinds: OutputKind[] = [];
+    value.forEach((kind: unknown, i) => {
+      const checked = choice(problems, `${prefix}outputs.${i}`, kind, OUTPUT_KINDS);
+      if (checked !== undefined) kinds.push(checked);
+    });
+    if (value.length < 1) problems.push(`${prefix}outputs: List should have at least 1 item after validation, not 0`);
+    else if (kinds.length === value.length && new Set(kinds).size !== kinds.length) {
       problems.push(`${prefix}outputs: Value error, outputs must not repeat an entry`);
     }
+    return kinds;
+  });
+  const frameFormat = or("frame_format", "png", (v) => choice(problems, `${prefix}frame_format`, v, FRAME_FORMATS));
+  const qualityGiven = given("quality");
+  const quality = qualityGiven === undefined ? null : number(problems, `${prefix}quality`, qualityGiven, 1, 100, true);
+  const priority = or("priority", "interactive", (v) => choice(problems, `${prefix}priority`, v, PRIORITIES));
+  const metadata = checkMetadata(problems, raw["metadata"], prefix);
+
+  if (
+    problems.length > 0 ||
+    characterId === undefined ||
+    emotion === undefined ||
+    drivingVideoId === undefined ||
+    intensity === undefined ||
+    durationMs === undefined ||
+    fps === undefined ||
+    size === undefined ||
+    outputs === undefined ||
+    frameFormat === undefined ||
+    quality === undefined ||
+    priority === undefined
+  ) {
+    return { problems };
   }
-  choice(problems, `${prefix}frame_format`, request.frame_format, ["png", "webp", "jpeg"]);
-  if (request.quality !== null) number(problems, `${prefix}quality`, request.quality, 1, 100, true);
-  choice(problems, `${prefix}priority`, request.priority, ["interactive", "batch"]);
-  if (request.metadata !== null) {
-    if (!isObject(request.metadata)) {
-      problems.push(`${prefix}metadata: Input should be a valid dictionary`);
-    } else if (new TextEncoder().encode(pythonJson(request.metadata)).length > MAX_METADATA_BYTES) {
-      problems.push(`${prefix}metadata: Value error, metadata must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
-    }
+
+  // The model's own rules, checked (as pydantic's model validators) once every field passed.
+  let motion: { emotion: Emotion; driving_video_id: null } | { emotion: null; driving_video_id: string };
+  if (emotion !== null && drivingVideoId === null) motion = { emotion, driving_video_id: null };
+  else if (emotion === null && drivingVideoId !== null) motion = { emotion: null, driving_video_id: drivingVideoId };
+  else {
+    problems.push(`${body}: Value error, give exactly one of emotion and driving_video_id`);
+    return { problems };
   }
-  if (problems.length === 0) {
-    if ((request.emotion === null) === (request.driving_video_id === null)) {
-      problems.push(`${prefix || "body"}: Value error, give exactly one of emotion and driving_video_id`);
-    } else if (request.quality !== null && request.frame_format === "png") {
-      problems.push(`${prefix || "body"}: Value error, quality applies to webp and jpeg frames, not png`);
-    }
+  let frames: { frame_format: "png"; quality: null } | { frame_format: LossyFrameFormat; quality: number | null };
+  if (isLossyFrameFormat(frameFormat)) frames = { frame_format: frameFormat, quality };
+  else if (quality === null) frames = { frame_format: "png", quality: null };
+  else {
+    problems.push(`${body}: Value error, quality applies to webp and jpeg frames, not png`);
+    return { problems };
   }
-  return { problems, request: request as RenderRequest };
+
+  const request: NormalizedRequest = {
+    character_id: characterId,
+    ...motion,
+    controls,
+    intensity,
+    duration_ms: durationMs,
+    fps,
+    size,
+    outputs,
+    ...frames,
+    priority,
+    metadata,
+  };
+  return { problems, request };
 }
 
 /** The normalised request, or ValidationError (422 invalid_request) as the API answers. */
-export function validateRequest(raw: unknown): RenderRequest {
+export function validateRequest(raw: unknown): NormalizedRequest {
   const { problems, request } = checkRequest(raw);
-  if (problems.length > 0) throw new ValidationError(problems.join("; "), { status: 422 });
+  if (request === undefined) throw new ValidationError(problems.join("; "), { status: 422 });
   return request;
 }
 
 /** The normalised batch (1 to 100 requests), or ValidationError. */
-export function validateBatch(requests: unknown): RenderRequest[] {
+export function validateBatch(requests: unknown): NormalizedRequest[] {
   if (!Array.isArray(requests)) {
     throw new ValidationError("requests: Input should be a valid list", { status: 422 });
   }
   const problems: Problems = [];
   if (requests.length < 1) problems.push("requests: List should have at least 1 item after validation, not 0");
-  if (requests.length > 100) problems.push(`requests: List should have at most 100 items after validation, not ${requests.length}`);
-  const normalised = requests.map((raw: unknown, i) => {
+  if (requests.length > 100) {
+    problems.push(`requests: List should have at most 100 items after validation, not ${requests.length}`);
+  }
+  const normalised: NormalizedRequest[] = [];
+  requests.forEach((raw: unknown, i) => {
     const checked = checkRequest(raw, `requests.${i}.`);
     problems.push(...checked.problems);
-    return checked.request;
+    if (checked.request !== undefined) normalised.push(checked.request);
   });
   if (problems.length > 0) throw new ValidationError(problems.join("; "), { status: 422 });
   return normalised;

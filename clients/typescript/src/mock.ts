@@ -21,7 +21,7 @@ import {
   NotFoundError,
 } from "./errors.js";
 import { easedIntensity, frameColour, placeholder, readImageHeader, solidPng } from "./mock-media.js";
-import { validateBatch, validateRequest } from "./mock-validate.js";
+import { validateBatch, validateRequest, type NormalizedRequest } from "./mock-validate.js";
 import type {
   CallOptions,
   DownloadOptions,
@@ -40,6 +40,7 @@ import type {
   JobError,
   RenderManifest,
   RenderRequest,
+  RenderRequestSchema,
 } from "./types.js";
 import { isTerminal } from "./types.js";
 import { pollUntilFinished, sha256Hex, toBytes, verifyEntry } from "./util.js";
@@ -75,7 +76,7 @@ interface IdempotencyEntry {
   jobIds: string[];
 }
 
-function frameCount(request: RenderRequest): number {
+function frameCount(request: Pick<RenderRequestSchema, "duration_ms" | "fps">): number {
   const exact = ((request.duration_ms ?? 2000) * (request.fps ?? 25)) / 1000;
   const floor = Math.floor(exact);
   const rest = exact - floor;
@@ -165,12 +166,12 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     options: RenderOptions = {},
   ): Promise<Job> {
     const { signal, idempotencyKey, ...params } = options;
-    const request = { ...params, character_id: characterId, emotion, intensity };
+    const request: RenderRequest = { ...params, character_id: characterId, emotion, intensity };
     const [job] = this.submit("renders", [validateRequest(request)], { signal, idempotencyKey });
     return job!;
   }
 
-  async renderBatch(requests: RenderRequest[], options: SubmitOptions = {}): Promise<Job[]> {
+  async renderBatch(requests: readonly RenderRequest[], options: SubmitOptions = {}): Promise<Job[]> {
     return this.submit("renders/batch", validateBatch(requests), options);
   }
 
@@ -322,7 +323,7 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     return job;
   }
 
-  private submit(route: string, requests: RenderRequest[], options: SubmitOptions): Job[] {
+  private submit(route: string, requests: NormalizedRequest[], options: SubmitOptions): Job[] {
     options.signal?.throwIfAborted();
     const key = options.idempotencyKey;
     let fingerprint: string | undefined;

@@ -1,6 +1,14 @@
 /** The interface both adapters implement: HttpAvatarRenderer and MockAvatarRenderer. */
 
-import type { Character, Emotion, Job, RenderManifest, RenderRequest } from "./types.js";
+import type {
+  Character,
+  Emotion,
+  FrameOptions,
+  Job,
+  RenderFields,
+  RenderManifest,
+  RenderRequest,
+} from "./types.js";
 
 /** A portrait image: PNG, JPEG or WebP bytes. */
 export type PortraitInput = Blob | Uint8Array | ArrayBuffer;
@@ -19,21 +27,11 @@ export interface SubmitOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
-/** The render request's fields other than the character and the motion source. */
-export type RenderParams = Partial<
-  Pick<
-    RenderRequest,
-    | "controls"
-    | "duration_ms"
-    | "fps"
-    | "size"
-    | "outputs"
-    | "frame_format"
-    | "quality"
-    | "priority"
-    | "metadata"
-  >
->;
+/**
+ * The render request's fields other than the character, the intensity and the motion
+ * source: `quality` only with `frame_format` webp or jpeg, as the API wants.
+ */
+export type RenderParams = Partial<Omit<RenderFields, "character_id" | "intensity">> & FrameOptions;
 
 export type RenderOptions = RenderParams & SubmitOptions;
 
@@ -74,8 +72,11 @@ export interface IAvatarRenderer {
     options?: RenderOptions,
   ): Promise<Job>;
 
-  /** Submit 1 to 100 renders, accepted or refused together; jobs in request order. */
-  renderBatch(requests: RenderRequest[], options?: SubmitOptions): Promise<Job[]>;
+  /**
+   * Submit 1 to 100 renders, accepted or refused together; jobs in request order. Each
+   * request names exactly one of `emotion` and `driving_video_id`.
+   */
+  renderBatch(requests: readonly RenderRequest[], options?: SubmitOptions): Promise<Job[]>;
 
   /** The job's status, attempts, progress and error. */
   getStatus(jobId: string, options?: CallOptions): Promise<Job>;

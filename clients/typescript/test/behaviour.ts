@@ -10,6 +10,7 @@ import { before, describe, it } from "node:test";
 import {
   CharacterNotFoundError,
   ConflictError,
+  DrivingVideoNotFoundError,
   EMOTIONS,
   IdempotencyKeyReusedError,
   IntegrityError,
@@ -20,20 +21,25 @@ import {
   isTerminal,
   sha256Hex,
   type Character,
-  type Emotion,
   type IAvatarRenderer,
   type Job,
+  type Metadata,
   type RenderParams,
   type RenderRequest,
 } from "../src/index.js";
 
-export const SAMPLE_PORTRAIT = new URL("../../../../render_core/assets/astronaut.png", import.meta.url);
+export const SAMPLE_PORTRAIT = new URL("../../../../render_cli/assets/astronaut.png", import.meta.url);
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** Short clips: 4 frames of 256 px. */
 export const SHORT: RenderParams = { duration_ms: 400, fps: 10, size: 256 };
 /** Long enough (40 frames) to cancel or abort before it ends on a slowed mock worker. */
 export const LONG: RenderParams = { duration_ms: 4000, fps: 10, size: 256, outputs: ["frames"] };
+
+/** Flat metadata with `count` numeric entries (k0, k1, …). */
+export function keys(count: number): Metadata {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i]));
+}
 
 export interface SuiteOptions {
   /** The stack fails jobs that ask for metadata.mock_fault = "permanent". */
@@ -89,6 +95,21 @@ export function behaviourSuite(
       assert.equal(job.request.intensity, 0.8);
       assert.equal(job.request.character_id, character.id);
       assert.equal(job.progress.frames_total, 4);
+      assert.deepEqual(job.request, {
+        character_id: character.id,
+        emotion: "happy",
+        driving_video_id: null,
+        controls: null,
+        intensity: 0.8,
+        duration_ms: 400,
+        fps: 10,
+        size: 256,
+        outputs: ["frames", "mp4"],
+        frame_format: "png",
+        quality: null,
+        priority: "interactive",
+        metadata: null,
+      });
 
       const seen: Job[] = [];
       const done = await wait(job.id, { onProgress: (update) => seen.push(update) });
@@ -256,29 +277,133 @@ export function behaviourSuite(
     });
 
     it("refuses invalid requests with ValidationError (422 invalid_request)", async () => {
-      // thunks: each call starts only when awaited (no rejection is left unhandled)
-      const cases: (() => Promise<unknown>)[] = [
-        () => client.renderEmotion(character.id, "ecstatic" as Emotion, 0.5, SHORT),
-        () => client.renderEmotion(character.id, "happy", 1.5, SHORT),
-        () => client.renderEmotion(character.id, "happy", -0.1, SHORT),
-        () => client.renderEmotion(character.id, "happy", 0.5, { ...SHORT, duration_ms: 100 }),
-        () => client.renderEmotion(character.id, "happy", 0.5, { ...SHORT, size: 300 as 256 }),
-        () => client.renderEmotion(character.id, "happy", 0.5, { ...SHORT, quality: 80 }),
-        () => client.renderEmotion(character.id, "happy", 0.5, { ...SHORT, controls: { smile: 2 } }),
-        () => client.renderBatch([]),
-        () => client.renderBatch([
-          { character_id: character.id, emotion: "happy", ...SHORT },
-          { character_id: character.id, emotion: "happy", intensity: 7, ...SHORT },
-        ]),
-        () => client.renderBatch([{ character_id: character.id, ...SHORT }]),
-        () => client.renderBatch([{ character_id: character.id, emotion: "sad", colour: "red" } as RenderRequest]),
+      // Thunks: each call starts only when awaited (no rejection is left unhandled).
+      // Each `@ts-expect-error` is a compile-time test too: the request types refuse the
+      // request (the build fails if one ever compiles), and the adapter refuses it at run
+      // time for callers who got past the types.
+      const id = character.id;
+      const video = "0123456789abcdef0123456789abcdef";
+      // [what, call, a phrase the message must hold (the same from the API and the mock)]
+      const cases: [string, () => Promise<unknown>, string?][] = [
+        // @ts-expect-error not an emotion
+        ["unknown emotion", () => client.renderEmotion(id, "ecstatic", 0.5, SHORT)],
+        ["intensity over 1", () => client.renderEmotion(id, "happy", 1.5, SHORT)],
+        ["intensity under 0", () => client.renderEmotion(id, "happy", -0.1, SHORT)],
+        ["duration too short", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, duration_ms: 100 })],
+        // @ts-expect-error 256 or 512 only
+        ["size 300", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, size: 300 })],
+        ["control out of range", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, controls: { smile: 2 } })],
+        ["quality out of range", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, frame_format: "webp", quality: 0 })],
+        ["empty batch", () => client.renderBatch([])],
+        [
+          "one bad request in a batch",
+          () =>
+            client.renderBatch([
+              { character_id: id, emotion: "happy", ...SHORT },
+              { character_id: id, emotion: "happy", intensity: 7, ...SHORT },
+            ]),
+        ],
+        // @ts-expect-error an unknown field
+        ["unknown field", () => client.renderBatch([{ character_id: id, emotion: "sad", colour: "red" }])],
+
+        // exactly one of emotion and driving_video_id
+        [
+          "emotion and driving video",
+          // @ts-expect-error both emotion and driving_video_id
+          () => client.renderBatch([{ character_id: id, emotion: "happy", driving_video_id: video, ...SHORT }]),
+          "requests.0: Value error, give exactly one of emotion and driving_video_id",
+        ],
+        [
+          "emotion and driving video (options)",
+          // @ts-expect-error renderEmotion takes no driving video
+          () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, driving_video_id: video }),
+          "body: Value error, give exactly one of emotion and driving_video_id",
+        ],
+        // @ts-expect-error neither emotion nor driving_video_id
+        ["neither emotion nor driving video", () => client.renderBatch([{ character_id: id, ...SHORT }])],
+        // @ts-expect-error emotion null is no motion either
+        ["emotion null", () => client.renderBatch([{ character_id: id, emotion: null, driving_video_id: null }])],
+
+        // quality only with webp or jpeg
+        [
+          "quality with default png",
+          // @ts-expect-error quality with png frames (png is the default)
+          () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, quality: 80 }),
+          "body: Value error, quality applies to webp and jpeg frames, not png",
+        ],
+        [
+          "quality with png",
+          // @ts-expect-error quality with png frames
+          () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, frame_format: "png", quality: 80 }),
+          "quality applies to webp and jpeg frames, not png",
+        ],
+        // @ts-expect-error quality with png frames
+        ["quality with png (batch)", () => client.renderBatch([{ character_id: id, emotion: "sad", frame_format: "png", quality: 50 }])],
+
+        // metadata: flat and bounded
+        [
+          "metadata nested object",
+          // @ts-expect-error nested object
+          () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, metadata: { scene: { take: 2 } } }),
+          "metadata.scene.constrained-str: Input should be a valid string",
+        ],
+        // @ts-expect-error nested array
+        ["metadata nested array", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, metadata: { tags: ["a", "b"] } })],
+        // @ts-expect-error nested object in a batch
+        ["metadata nested (batch)", () => client.renderBatch([{ character_id: id, emotion: "sad", metadata: { a: { b: 1 } } }])],
+        [
+          "metadata 17 keys",
+          () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, metadata: keys(17) }),
+          "metadata: Dictionary should have at most 16 items",
+        ],
+        ["metadata empty key", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, metadata: { "": 1 } })],
+        ["metadata 65-character key", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, metadata: { ["k".repeat(65)]: 1 } })],
+        ["metadata 241-character text", () => client.renderEmotion(id, "happy", 0.5, { ...SHORT, metadata: { note: "x".repeat(241) } })],
       ];
-      for (const [i, call] of cases.entries()) {
+      for (const [what, call, phrase] of cases) {
         const error = await rejectsWith(call(), ValidationError);
-        assert.equal(error.status, 422, `case ${i}`);
-        assert.equal(error.code, "invalid_request", `case ${i}`);
-        assert.ok(error.message.length > 0);
+        assert.equal(error.status, 422, what);
+        assert.equal(error.code, "invalid_request", what);
+        assert.ok(error.message.length > 0, what);
+        if (phrase !== undefined) assert.ok(error.message.includes(phrase), `${what}: ${error.message}`);
       }
+    });
+
+    it("accepts metadata at its limits and quality with webp, and echoes them", async () => {
+      const metadata: Metadata = {
+        ...keys(12),
+        ["k".repeat(64)]: "x".repeat(240),
+        astral: "\u{1F600}".repeat(240), // 240 characters (480 UTF-16 units)
+        flag: true,
+        nothing: null,
+      };
+      const job = await client.renderEmotion(character.id, "happy", 0.4, {
+        ...SHORT,
+        outputs: ["frames"],
+        frame_format: "webp",
+        quality: 70,
+        metadata,
+      });
+      assert.equal(job.request.frame_format, "webp");
+      assert.equal(job.request.quality, 70);
+      assert.equal(job.request.driving_video_id, null);
+      assert.deepEqual(job.request.metadata, metadata);
+      const done = await wait(job.id);
+      assert.equal(done.status, "succeeded");
+      const manifest = await client.getManifest(job.id);
+      assert.equal(manifest.frame_format, "webp");
+      assert.deepEqual(manifest.request.metadata, metadata);
+      await client.downloadFrame(job.id, 0, { manifest }); // size and sha256 checked
+    });
+
+    it("answers DrivingVideoNotFoundError for a driving video it does not know", async () => {
+      const error = await rejectsWith(
+        client.renderBatch([{ character_id: character.id, driving_video_id: "0123456789abcdef0123456789abcdef", ...SHORT }]),
+        DrivingVideoNotFoundError,
+      );
+      assert.ok(error instanceof NotFoundError);
+      assert.equal(error.status, 404);
+      assert.equal(error.code, "driving_video_not_found");
     });
 
     it("stops waitFor when its signal aborts", async () => {

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import {
   apiError,
   AvatarRenderError,
+  BadRequestError,
   CharacterNotFoundError,
   ConflictError,
   errorClassFor,
@@ -18,11 +19,15 @@ import {
   UnauthorizedError,
   ValidationError,
   InvalidInputError,
+  InvalidJsonError,
+  MethodNotAllowedError,
 } from "../src/index.js";
 
 describe("errors", () => {
   it("maps the API's codes to classes, keeping code and status", () => {
     const cases: [string, number, abstract new (...args: never[]) => AvatarRenderError][] = [
+      ["bad_request", 400, BadRequestError],
+      ["invalid_json", 400, InvalidJsonError],
       ["unauthorized", 401, UnauthorizedError],
       ["not_found", 404, NotFoundError],
       ["character_not_found", 404, CharacterNotFoundError],
@@ -30,6 +35,7 @@ describe("errors", () => {
       ["not_ready", 409, NotReadyError],
       ["idempotency_key_reused", 409, IdempotencyKeyReusedError],
       ["invalid_request", 422, ValidationError],
+      ["method_not_allowed", 405, MethodNotAllowedError],
       ["queue_unavailable", 503, QueueUnavailableError],
     ];
     for (const [code, status, cls] of cases) {
@@ -43,6 +49,9 @@ describe("errors", () => {
       assert.equal(error.message, "message");
     }
     assert.ok(apiError("character_not_found", "m") instanceof NotFoundError);
+    assert.ok(apiError("invalid_json", "m") instanceof BadRequestError);
+    assert.equal(apiError("invalid_json", "m").status, 400, "the class's own status");
+    assert.equal(apiError("bad_request", "m").retryable, false);
     assert.ok(apiError("invalid_request", "m") instanceof InvalidInputError);
     assert.ok(apiError("queue_unavailable", "m") instanceof TransientError);
     assert.equal(apiError("queue_unavailable", "m").retryable, true);

@@ -9,6 +9,8 @@ import {
   QueueUnavailableError,
   UnauthorizedError,
   AvatarRenderError,
+  BadRequestError,
+  InvalidJsonError,
   type FetchLike,
 } from "../src/index.js";
 import { rejectsWith } from "./behaviour.js";
@@ -134,6 +136,37 @@ describe("HttpAvatarRenderer (scripted fetch)", () => {
     assert.equal(internal.status, 500);
     assert.equal(internal.code, "http_error");
     assert.equal(calls.length, 2);
+  });
+
+  it("maps 400 invalid_json to InvalidJsonError (a BadRequestError), without retrying", async () => {
+    const { fetch, calls } = scripted([
+      () => json(400, { error: { code: "invalid_json", message: "the body is not valid JSON" } }),
+    ]);
+    const client = new HttpAvatarRenderer({ baseUrl: "http://api.test", fetch });
+    const error = await rejectsWith(client.renderEmotion("c1", "happy", 0.5), InvalidJsonError);
+    assert.ok(error instanceof BadRequestError);
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_json");
+    assert.equal(error.message, "the body is not valid JSON");
+    assert.equal(calls.length, 1);
+  });
+
+  it("sends a webp request with its quality, and a driving-video request, as typed", async () => {
+    const { fetch, calls } = scripted([() => json(202, JOB), () => json(202, { jobs: [JOB] })]);
+    const client = new HttpAvatarRenderer({ baseUrl: "http://api.test", fetch });
+    await client.renderEmotion("c1", "sad", 0.3, { frame_format: "jpeg", quality: 60, metadata: { take: 2, live: false } });
+    await client.renderBatch([{ character_id: "c1", driving_video_id: "v1", frame_format: "webp" }]);
+    assert.deepEqual(JSON.parse(calls[0]!.body!), {
+      frame_format: "jpeg",
+      quality: 60,
+      metadata: { take: 2, live: false },
+      character_id: "c1",
+      emotion: "sad",
+      intensity: 0.3,
+    });
+    assert.deepEqual(JSON.parse(calls[1]!.body!), {
+      requests: [{ character_id: "c1", driving_video_id: "v1", frame_format: "webp" }],
+    });
   });
 
   it("aborts a retry wait when the signal aborts", async () => {

@@ -12,7 +12,15 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 
-import { HttpAvatarRenderer, NotFoundError, UnauthorizedError, type Character, type FetchLike } from "../src/index.js";
+import {
+  BadRequestError,
+  HttpAvatarRenderer,
+  InvalidJsonError,
+  NotFoundError,
+  UnauthorizedError,
+  type Character,
+  type FetchLike,
+} from "../src/index.js";
 import { behaviourSuite, rejectsWith, SAMPLE_PORTRAIT, SHORT } from "./behaviour.js";
 
 const url = process.env["AVATAR_RENDER_URL"];
@@ -70,11 +78,33 @@ describe("HttpAvatarRenderer on the real API", { skip }, () => {
     assert.deepEqual(bytes, await http.downloadFrame(job.id, 0));
   });
 
+  it("maps the API's 400s: invalid_json for a broken JSON body, bad_request for a broken form", async () => {
+    // fetches that break the body on its way out, as a faulty proxy would
+    const brokenJson: FetchLike = (input, init) => fetch(input, { ...init, body: '{"character_id": ' });
+    const invalid = await rejectsWith(
+      client(apiKey, brokenJson).renderEmotion(character.id, "happy", 0.5, SHORT),
+      InvalidJsonError,
+    );
+    assert.ok(invalid instanceof BadRequestError);
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.code, "invalid_json");
+
+    const brokenForm: FetchLike = (input, init) => {
+      const headers = new Headers(init?.headers);
+      headers.set("Content-Type", "multipart/form-data; boundary=xyz");
+      return fetch(input, { ...init, headers, body: "not a multipart body" });
+    };
+    const bad = await rejectsWith(client(apiKey, brokenForm).registerCharacter(readFileSync(SAMPLE_PORTRAIT)), BadRequestError);
+    assert.ok(!(bad instanceof InvalidJsonError));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.code, "bad_request");
+  });
+
   it("sends the same Idempotency-Key again when a submission is retried after 503", async () => {
     const keys: (string | undefined)[] = [];
     let first = true;
     const flaky: FetchLike = async (input, init) => {
-      keys.push((init?.headers as Record<string, string> | undefined)?.["Idempotency-Key"]);
+      keys.push(new Headers(init?.headers).get("Idempotency-Key") ?? undefined);
       if (first) {
         first = false;
         // As a load balancer would answer, before the request reaches the API.

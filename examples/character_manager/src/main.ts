@@ -118,6 +118,13 @@ async function portraitFiles(folder: string): Promise<string[]> {
     .map((name) => join(folder, name));
 }
 
+/** The emotion a render shows; every render here names one (none is driven by a video). */
+function emotionOf(job: Job): Emotion {
+  const emotion = job.request.emotion;
+  if (emotion === null || emotion === undefined) throw new Error(`render ${job.id} names no emotion`);
+  return emotion;
+}
+
 /** Submit the seven emotions of one character as one batch, under a key derived from it. */
 async function submitEmotions(
   client: IAvatarRenderer,
@@ -264,12 +271,12 @@ async function main(): Promise<number> {
 
   console.log("waiting for the renders:");
   for (const { entry, jobs } of submitted) {
-    const labelled = jobs.map((job) => ({ label: `${entry.name}/${job.request.emotion}`, job }));
+    const labelled = jobs.map((job) => ({ label: `${entry.name}/${emotionOf(job)}`, job }));
     const finished = await waitAll(client, labelled, settings.timeoutMs);
     const folder = join(settings.out, slug(entry.name));
     await mkdir(folder, { recursive: true });
     for (const job of finished) {
-      entry.clips.push(await saveClip(client, job, job.request.emotion as Emotion, folder, settings.out));
+      entry.clips.push(await saveClip(client, job, emotionOf(job), folder, settings.out));
     }
   }
 

@@ -17,7 +17,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** The process is alive (no body) */
+        head: operations["healthz_head_healthz_head"];
         patch?: never;
         trace?: never;
     };
@@ -34,7 +35,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** Readiness without a body: 200 ready, 503 not */
+        head: operations["readyz_head_readyz_head"];
         patch?: never;
         trace?: never;
     };
@@ -275,6 +277,7 @@ export interface components {
             name?: string | null;
             /**
              * Portrait
+             * Format: binary
              * @description The portrait image.
              */
             portrait: string;
@@ -283,6 +286,7 @@ export interface components {
         Body_register_driving_video_v1_driving_videos_post: {
             /**
              * Video
+             * Format: binary
              * @description The driving video (mp4 or webm).
              */
             video: string;
@@ -629,10 +633,10 @@ export interface components {
             intensity?: number;
             /**
              * Metadata
-             * @description A JSON object of at most 4 KB, echoed back in the job and manifest.
+             * @description Echoed back in the job and manifest: a flat JSON object of at most 16 keys (1 to 64 characters) whose values are texts of at most 240 characters, numbers, booleans or null.
              */
             metadata?: {
-                [key: string]: unknown;
+                [key: string]: string | boolean | number | null;
             } | null;
             /**
              * Outputs
@@ -656,7 +660,18 @@ export interface components {
              * @enum {integer}
              */
             size?: 256 | 512;
-        };
+        } & (({
+            driving_video_id?: null;
+            emotion: unknown;
+        } | {
+            driving_video_id: unknown;
+            emotion?: null;
+        }) & ({
+            quality?: null;
+        } | {
+            /** @enum {unknown} */
+            frame_format: "webp" | "jpeg";
+        }));
         /** RendererDescription */
         RendererDescription: {
             /** Device */
@@ -711,7 +726,54 @@ export interface operations {
             };
         };
     };
+    healthz_head_healthz_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
     readyz_readyz_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not ready: Redis is down or a render queue has no worker. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    readyz_head_readyz_head: {
         parameters: {
             query?: never;
             header?: never;
@@ -760,8 +822,8 @@ export interface operations {
                     "application/json": components["schemas"]["CharacterView"];
                 };
             };
-            /** @description Missing or unknown API key. */
-            401: {
+            /** @description The body cannot be parsed (not JSON, or not a multipart form). */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -769,8 +831,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown id, or another tenant's. */
-            404: {
+            /** @description Missing or unknown API key. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -787,7 +849,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not a still PNG, JPEG or WebP image. */
+            /** @description Not a still PNG, JPEG or WebP image, or empty, or undecodable. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -796,8 +858,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No face found (`no_face_found`). */
+            /** @description No face found (`no_face_found`), or a form field breaks its rule. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -854,6 +925,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     register_driving_video_v1_driving_videos_post: {
@@ -878,8 +958,8 @@ export interface operations {
                     "application/json": components["schemas"]["DrivingVideoView"];
                 };
             };
-            /** @description Missing or unknown API key. */
-            401: {
+            /** @description The body cannot be parsed (not JSON, or not a multipart form). */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -887,8 +967,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown id, or another tenant's. */
-            404: {
+            /** @description Missing or unknown API key. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -905,7 +985,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an mp4 or webm video, or undecodable. */
+            /** @description Not an mp4 or webm video, or empty, or undecodable. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -916,6 +996,15 @@ export interface operations {
             };
             /** @description Too long, no frames, or no face in a non-square video's first frame (`no_face_found`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -972,6 +1061,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_renders_v1_renders_get: {
@@ -1006,8 +1104,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown id, or another tenant's. */
-            404: {
+            /** @description The request failed validation; the message names the fields. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1015,8 +1113,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The request failed validation; the message names the fields. */
-            422: {
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1051,6 +1149,15 @@ export interface operations {
                     "application/json": components["schemas"]["JobView"];
                 };
             };
+            /** @description The body cannot be parsed (not JSON, or not a multipart form). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Missing or unknown API key. */
             401: {
                 headers: {
@@ -1060,7 +1167,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown id, or another tenant's. */
+            /** @description An unknown character or driving video (`character_not_found`, `driving_video_not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1069,7 +1176,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The job is in the wrong state for that. */
+            /** @description The Idempotency-Key was used with another body, or its first request is still being handled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1080,6 +1187,15 @@ export interface operations {
             };
             /** @description The request failed validation; the message names the fields. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1114,6 +1230,15 @@ export interface operations {
                     "application/json": components["schemas"]["BatchJobs"];
                 };
             };
+            /** @description The body cannot be parsed (not JSON, or not a multipart form). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Missing or unknown API key. */
             401: {
                 headers: {
@@ -1123,7 +1248,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown id, or another tenant's. */
+            /** @description An unknown character or driving video (`character_not_found`, `driving_video_not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1132,7 +1257,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The job is in the wrong state for that. */
+            /** @description The Idempotency-Key was used with another body, or its first request is still being handled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1143,6 +1268,15 @@ export interface operations {
             };
             /** @description The request failed validation; the message names the fields. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1192,6 +1326,15 @@ export interface operations {
             };
             /** @description The request failed validation; the message names the fields. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1257,6 +1400,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_clip_v1_renders__job_id__clip_mp4_get: {
@@ -1304,7 +1456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The render has not succeeded. */
+            /** @description The render has not succeeded (`not_ready`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1313,7 +1465,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Retention deleted the outputs. */
+            /** @description Retention deleted the render's outputs. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1324,6 +1476,15 @@ export interface operations {
             };
             /** @description The request failed validation; the message names the fields. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1381,7 +1542,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The render has not succeeded. */
+            /** @description The render has not succeeded (`not_ready`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1390,7 +1551,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Retention deleted the outputs. */
+            /** @description Retention deleted the render's outputs. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1401,6 +1562,15 @@ export interface operations {
             };
             /** @description The request failed validation; the message names the fields. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1455,7 +1625,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The render has not succeeded. */
+            /** @description The render has not succeeded (`not_ready`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1464,7 +1634,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Retention deleted the outputs. */
+            /** @description Retention deleted the render's outputs. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1475,6 +1645,15 @@ export interface operations {
             };
             /** @description The request failed validation; the message names the fields. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1540,6 +1719,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
 }
@@ -1558,3 +1746,6 @@ export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const outputKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutputKind"]> = ["frames", "mp4"];
 export const priorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Priority"]> = ["interactive", "batch"];
 export const renderRequestSizeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RenderRequest"]["size"]> = [256, 512];
+export const renderRequestAnyOf1Frame_formatValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["RenderRequest"], {
+    frame_format: unknown;
+}>["frame_format"]> = ["webp", "jpeg"];
