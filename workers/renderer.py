@@ -1,7 +1,9 @@
 """The renderer protocol: set up once per process, prepare a portrait, render frames in batches.
 
 The pipeline owns everything around the pixels (status, progress, cancellation,
-storage); a renderer only turns a request and a portrait into frames.
+storage); a renderer only turns a request and a portrait into frames. This module is the
+base every renderer imports and imports none of them; ``workers.renderers.registry``
+picks one by name.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from numpy.typing import NDArray
 
 from render_core.manifest import RendererDescription
 from render_core.schema import Character, RenderRequest
-from render_core.settings import Settings
 
 Frame = NDArray[np.uint8]
 
@@ -47,16 +48,3 @@ class Renderer(Protocol):
     ) -> list[Frame]:
         """Frames ``indices`` of the clip, each ``size x size x 3`` uint8 RGB."""
         ...
-
-
-def load_renderer(settings: Settings) -> Renderer:
-    """The renderer named by the settings; heavy imports happen only for the one chosen."""
-    if settings.renderer == "mock":
-        from workers.renderers.mock import MockRenderer
-
-        return MockRenderer(frame_delay_s=settings.mock_frame_delay_s, faults=settings.mock_faults)
-    if settings.renderer == "liveportrait":
-        from workers.renderers.liveportrait.renderer import LivePortraitRenderer
-
-        return LivePortraitRenderer(settings)
-    raise ValueError(f"renderer {settings.renderer!r} is not available in this build")

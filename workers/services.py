@@ -19,7 +19,7 @@ from render_core.storage import open_store
 from workers.metrics import PrometheusEvents
 from workers.outcome import RetryPolicy
 from workers.pipeline import RenderServices
-from workers.renderer import load_renderer
+from workers.renderers.registry import load_renderer
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from render_core.settings import Settings
 from render_core.storage import LocalStore
 from tests.conftest import SAMPLE_PORTRAIT, child_env
 from tests.videos import write_video
-from workers.renderer import Frame, load_renderer
+from workers.renderer import Frame
 from workers.renderers.liveportrait.driving_motion import DrivingMotion, DrivingMotionCache
 from workers.renderers.liveportrait.fingerprint import weights_fingerprint
 from workers.renderers.liveportrait.image_tensors import output_to_rgb
@@ -37,6 +37,7 @@ from workers.renderers.liveportrait.pasteback import paste_back
 from workers.renderers.liveportrait.renderer import LivePortraitRenderer, LivePortraitSource
 from workers.renderers.liveportrait.source_cache import SourceCache, SourceKey
 from workers.renderers.liveportrait.source_crop import centred_square_crop
+from workers.renderers.registry import load_renderer
 
 SMALL = 256  # frames of a 128 px crop
 THREE_FRAMES = {"duration_ms": 200, "fps": 15, "size": SMALL}
