@@ -272,11 +272,11 @@ def main() -> None:
             torch_compile=not args.eager,
             cuda_graphs=not args.eager,
         )
-        renderer = LivePortraitRenderer(settings)
+        store = LocalStore(Path(storage))
+        renderer = LivePortraitRenderer(settings, store)
         started = time.perf_counter()
         renderer.setup()
         setup_s = time.perf_counter() - started
-        store = LocalStore(Path(storage))
         run_clip(
             renderer, request, portrait, store, args.batch, args.encode_threads
         )  # warm-up clip

@@ -68,7 +68,7 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def renderer(synthetic_weights_dir: Path, storage: Path) -> LivePortraitRenderer:
-    loaded = load_renderer(settings_for(synthetic_weights_dir, storage))
+    loaded = load_renderer(settings_for(synthetic_weights_dir, storage), LocalStore(storage))
     assert isinstance(loaded, LivePortraitRenderer)
     loaded.setup()
     return loaded
@@ -266,18 +266,23 @@ def test_a_missing_driving_video_fails_permanently(
 
 
 def test_missing_weights_refuse_setup(tmp_path: Path) -> None:
-    broken = LivePortraitRenderer(settings_for(tmp_path / "nowhere", tmp_path))
+    broken = LivePortraitRenderer(
+        settings_for(tmp_path / "nowhere", tmp_path), LocalStore(tmp_path)
+    )
     with pytest.raises(WeightsError, match="nowhere.*huggingface-cli download"):
         broken.setup()
     (tmp_path / "partial").mkdir()
-    partial = LivePortraitRenderer(settings_for(tmp_path / "partial", tmp_path))
+    partial = LivePortraitRenderer(
+        settings_for(tmp_path / "partial", tmp_path), LocalStore(tmp_path)
+    )
     with pytest.raises(WeightsError, match="spade_generator"):
         partial.setup()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda_refuses_setup(synthetic_weights_dir: Path, tmp_path: Path) -> None:
-    asked = LivePortraitRenderer(settings_for(synthetic_weights_dir, tmp_path, device="cuda:0"))
+    settings = settings_for(synthetic_weights_dir, tmp_path, device="cuda:0")
+    asked = LivePortraitRenderer(settings, LocalStore(tmp_path))
     with pytest.raises(ConfigurationError, match="CUDA is not available"):
         asked.setup()
 

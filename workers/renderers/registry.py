@@ -7,11 +7,13 @@ one a worker asks for, and only when it asks, so a mock worker never loads torch
 from __future__ import annotations
 
 from render_core.settings import Settings
+from render_core.storage import ObjectStore
 from workers.renderer import Renderer
 
 
-def load_renderer(settings: Settings) -> Renderer:
-    """The renderer named by the settings; heavy imports happen only for the one chosen."""
+def load_renderer(settings: Settings, store: ObjectStore) -> Renderer:
+    """The renderer named by the settings; heavy imports happen only for the one chosen.
+    ``store`` is the worker's object store, for renderers that cache in it."""
     if settings.renderer == "mock":
         from workers.renderers.mock import MockRenderer
 
@@ -19,5 +21,5 @@ def load_renderer(settings: Settings) -> Renderer:
     if settings.renderer == "liveportrait":
         from workers.renderers.liveportrait.renderer import LivePortraitRenderer
 
-        return LivePortraitRenderer(settings)
+        return LivePortraitRenderer(settings, store)
     raise ValueError(f"renderer {settings.renderer!r} is not available in this build")

@@ -24,7 +24,7 @@ from render_core.errors import ConfigurationError, PermanentRenderError
 from render_core.manifest import RendererDescription
 from render_core.schema import Character, RenderRequest
 from render_core.settings import Settings
-from render_core.storage import open_store
+from render_core.storage import ObjectStore
 from workers.renderer import Frame, PreparedSource
 from workers.renderers.liveportrait.driving_motion import DrivingMotionCache
 from workers.renderers.liveportrait.frame_step import FrameStep, StepOptions
@@ -80,8 +80,9 @@ class LivePortraitRenderer:
     name = "liveportrait"
     version = "1"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: ObjectStore) -> None:
         self.settings = settings
+        self.store = store
         self._loaded: _Loaded | None = None
 
     @property
@@ -107,7 +108,6 @@ class LivePortraitRenderer:
         check_weights_present(self.settings.weights_dir)
         device = resolve_device(self.settings.device)
         model = LivePortraitModel.from_weights_dir(self.settings.weights_dir, device)
-        store = open_store(self.settings)
         options = StepOptions(
             half_precision=device.type == "cuda" and self.settings.precision == "fp16",
             batch=self.settings.frame_batch_size,
@@ -116,8 +116,8 @@ class LivePortraitRenderer:
         )
         self._loaded = _Loaded(
             model,
-            SourceCache(store, self.settings.source_cache_size, device),
-            DrivingMotionCache(store, model.weights.fingerprint, device),
+            SourceCache(self.store, self.settings.source_cache_size, device),
+            DrivingMotionCache(self.store, model.weights.fingerprint, device),
             describe_device(device, self.settings.precision),
             FrameStep(model, options),
         )
