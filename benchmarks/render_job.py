@@ -156,10 +156,11 @@ def run_clip(
     )
 
     def renderer_batches() -> list[Frame]:
+        clip = renderer.plan(request)
         frames: list[Frame] = []
         for start in range(0, request.frame_count, batch_size):
             stop = min(request.frame_count, start + batch_size)
-            frames += renderer.render_batch(cold, request, range(start, stop))
+            frames += renderer.render_batch(cold, clip, range(start, stop))
         return frames
 
     frames = stages.timed("render_batch (plan, W+G, to host)", renderer_batches)

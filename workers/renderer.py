@@ -1,14 +1,18 @@
-"""The renderer protocol: set up once per process, prepare a portrait, render frames in batches.
+"""The renderer protocol: set up once per process, prepare a portrait, plan a clip once,
+render its frames in batches.
 
 The pipeline owns everything around the pixels (status, progress, cancellation,
 storage); a renderer only turns a request and a portrait into frames. This module is the
 base every renderer imports and imports none of them; ``workers.renderers.registry``
 picks one by name.
+
+A renderer names its own source and plan types (``Renderer[MySource, MyPlan]``), so it
+receives exactly what it made: no re-checks of the request or casts between the calls.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +24,12 @@ Frame = NDArray[np.uint8]
 
 
 class PreparedSource(Protocol):
-    """Whatever a renderer computes once per portrait (opaque to the pipeline)."""
+    """What a renderer computes once per portrait and output size (opaque to the pipeline)."""
+
+    @property
+    def size(self) -> int:
+        """The output side it was prepared for: every frame rendered from it has this side."""
+        ...
 
     @property
     def from_cache(self) -> bool:
@@ -28,7 +37,11 @@ class PreparedSource(Protocol):
         ...
 
 
-class Renderer(Protocol):
+SourceT = TypeVar("SourceT", bound=PreparedSource)
+PlanT = TypeVar("PlanT")
+
+
+class Renderer(Protocol[SourceT, PlanT]):
     name: str
     version: str
 
@@ -39,12 +52,14 @@ class Renderer(Protocol):
         """Name, version and weights, for job records and manifests."""
         ...
 
-    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame, size: int) -> SourceT:
         """Per-character work that every frame of a ``size`` px render of it can reuse."""
         ...
 
-    def render_batch(
-        self, source: PreparedSource, request: RenderRequest, indices: range
-    ) -> list[Frame]:
-        """Frames ``indices`` of the clip, each ``size x size x 3`` uint8 RGB."""
+    def plan(self, request: RenderRequest) -> PlanT:
+        """Per-job work that every batch of the clip reuses (motion over time, seeds)."""
+        ...
+
+    def render_batch(self, source: SourceT, plan: PlanT, indices: range) -> list[Frame]:
+        """Frames ``indices`` of the planned clip, each ``source.size`` square, uint8 RGB."""
         ...

@@ -120,7 +120,7 @@ def test_frames_paste_the_face_back_into_the_portrait_square(
         {"character_id": subject.id, "emotion": "surprised", "size": SMALL, "intensity": 1.0,
          "duration_ms": 400, "fps": 10}
     )  # fmt: skip
-    (frame,) = renderer.render_batch(prepared, request, range(2, 3))
+    (frame,) = renderer.render_batch(prepared, renderer.plan(request), range(2, 3))
     canvas = centred_square_crop(portrait, SMALL).image
     assert frame.shape == canvas.shape == (SMALL, SMALL, 3)
     box = face.box
@@ -147,7 +147,7 @@ def test_an_emotion_moves_the_face_and_rests_at_the_clip_ends(
         character_id="astronaut", emotion=Emotion.surprised, intensity=1.0, **THREE_FRAMES
     )
     assert request.frame_count == 3
-    frames = renderer.render_batch(source, request, range(3))
+    frames = renderer.render_batch(source, renderer.plan(request), range(3))
     assert all(f.shape == (SMALL, SMALL, 3) and f.dtype == np.uint8 for f in frames)
     # The envelope is 0 at both ends of a clip and 1 in the middle of a 3-frame one.
     assert_same_image(frames[0], neutral_frame)
@@ -165,7 +165,7 @@ def test_intensity_zero_renders_the_neutral_source(
     request = RenderRequest(
         character_id="astronaut", emotion=emotion, intensity=0.0, **THREE_FRAMES
     )
-    [peak] = renderer.render_batch(source, request, range(1, 2))
+    [peak] = renderer.render_batch(source, renderer.plan(request), range(1, 2))
     assert_same_image(peak, neutral_frame)
 
 
@@ -224,7 +224,7 @@ def test_a_driving_video_drives_the_face(
         fps=10,
         size=SMALL,
     )
-    frames = renderer.render_batch(source, request, range(2))
+    frames = renderer.render_batch(source, renderer.plan(request), range(2))
     # Motion is relative to the video's first frame, so the clip starts at rest.
     assert_same_image(frames[0], neutral_frame)
     assert np.abs(frames[1].astype(np.int16) - neutral_frame).mean() > 0.5
@@ -262,7 +262,7 @@ def test_a_missing_driving_video_fails_permanently(
 ) -> None:
     request = RenderRequest(character_id="astronaut", driving_video_id="nope", **THREE_FRAMES)
     with pytest.raises(PermanentRenderError, match="not in storage"):
-        renderer.render_batch(source, request, range(1))
+        renderer.render_batch(source, renderer.plan(request), range(1))
 
 
 def test_missing_weights_refuse_setup(tmp_path: Path) -> None:

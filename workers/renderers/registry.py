@@ -6,12 +6,14 @@ one a worker asks for, and only when it asks, so a mock worker never loads torch
 
 from __future__ import annotations
 
+from typing import Any
+
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
 from workers.renderer import Renderer
 
 
-def load_renderer(settings: Settings, store: ObjectStore) -> Renderer:
+def load_renderer(settings: Settings, store: ObjectStore) -> Renderer[Any, Any]:
     """The renderer named by the settings; heavy imports happen only for the one chosen.
     ``store`` is the worker's object store, for renderers that cache in it."""
     if settings.renderer == "mock":
