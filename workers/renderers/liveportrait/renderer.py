@@ -196,14 +196,19 @@ class LivePortraitRenderer:
     def render_batch(
         self, source: LivePortraitSource, plan: LivePortraitPlan, indices: range
     ) -> list[Frame]:
+        x_d = self.keypoints(source, plan, indices)
+        return self._frames(source.state, source.paste_plan, x_d)
+
+    def keypoints(
+        self, source: LivePortraitSource, plan: LivePortraitPlan, indices: range
+    ) -> torch.Tensor:
+        """The stitched driving keypoints (B, 21, 3) of frames ``indices``: W+G's input."""
         state = source.state
         with torch.inference_mode():
             if isinstance(plan, EmotionPlan):
                 moved = planned_keypoints(state.motion, plan.motion.at(indices))
-                x_d = self.model.stitch(state.x_s, moved)
-            else:
-                x_d = self._driven_keypoints(state, plan, indices)
-        return self._frames(state, source.paste_plan, x_d)
+                return self.model.stitch(state.x_s, moved)
+            return self._driven_keypoints(state, plan, indices)
 
     def _driving_motion(self, video_id: str) -> DrivingMotion:
         """The video's motion from the cache, or extracted (and cached) on first use."""
