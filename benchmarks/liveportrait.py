@@ -20,48 +20,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from workers.renderers.liveportrait.checkpoint import load_weights_dir
-from workers.renderers.liveportrait.keypoints import (
-    MotionState,
-    decode_motion,
-    relative_motion,
-    transform_keypoints,
-)
-from workers.renderers.liveportrait.manifest import STITCHING_FILE, file_spec, file_specs
-from workers.renderers.liveportrait.networks import (
-    CHECKPOINT_FILES,
-    AppearanceFeatureExtractor,
-    CapturedStep,
-    MotionExtractor,
-    SpadeGenerator,
-    WarpDecode,
-    WarpingNetwork,
-    build_network,
-    to_channels_last,
-)
-from workers.renderers.liveportrait.state_dict import module_state_dict
-from workers.renderers.liveportrait.stitching import StitchingRetargeting
+from workers.renderers.liveportrait.keypoints import MotionState, transform_keypoints
+from workers.renderers.liveportrait.manifest import file_specs
+from workers.renderers.liveportrait.model import LivePortraitModel, SourceState, WeightsIdentity
+from workers.renderers.liveportrait.networks import CapturedStep, WarpDecode, to_channels_last
 from workers.renderers.liveportrait.weight_rule import rule_tensors
 
 PRECISIONS = ("fp32", "fp16")
 NETWORK_LETTERS = ("F", "M", "W", "G")
 MODES = ("eager", "graph")
-
-
-@dataclass(frozen=True)
-class Networks:
-    appearance: AppearanceFeatureExtractor
-    motion: MotionExtractor
-    warping: WarpingNetwork
-    generator: SpadeGenerator
-    stitching: StitchingRetargeting
 
 
 @dataclass(frozen=True)
@@ -75,30 +48,24 @@ class Row:
     peak_gib: float | None
 
 
-def load_networks(
+def load_model(
     weights_dir: Path | None, device: torch.device, channels_last: set[str]
-) -> Networks:
-    weights: Mapping[str, Mapping[str, Any]]
+) -> LivePortraitModel:
+    """The worker's model: real checkpoints, or the kit's rule weights straight from memory."""
     if weights_dir is None:
-        weights = {spec.file: rule_tensors(spec) for spec in file_specs()}
+        rule = {spec.file: rule_tensors(spec) for spec in file_specs()}
+        model = LivePortraitModel.from_weights(rule, WeightsIdentity("rule", True), device)
     else:
-        weights = load_weights_dir(weights_dir)
-
-    def placed(network_class: type[Any], letter: str) -> Any:
-        network = build_network(network_class, weights[CHECKPOINT_FILES[network_class]])
-        network = network.to(device)
-        return to_channels_last(network) if letter in channels_last else network
-
-    stitching = StitchingRetargeting()
-    stitching_state = module_state_dict(file_spec(STITCHING_FILE), weights[STITCHING_FILE])
-    stitching.load_state_dict(stitching_state, strict=True)
-    return Networks(
-        appearance=placed(AppearanceFeatureExtractor, "F"),
-        motion=placed(MotionExtractor, "M"),
-        warping=placed(WarpingNetwork, "W"),
-        generator=placed(SpadeGenerator, "G"),
-        stitching=stitching.eval().requires_grad_(False).to(device),
-    )
+        model = LivePortraitModel.from_weights_dir(weights_dir, device)
+    networks = {
+        "F": model.appearance,
+        "M": model.motion_extractor,
+        "W": model.warping,
+        "G": model.generator,
+    }
+    for letter in channels_last:
+        to_channels_last(networks[letter])
+    return model
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
@@ -131,40 +98,38 @@ def median_ms(run: Callable[[], object], device: torch.device, warmup: int, repe
 
 
 class DrivenFrame(torch.nn.Module):
-    """One batch of output frames from a batch of driving images (M, keypoints, S, W, G)."""
+    """One batch of output frames from a batch of driving images: M and the keypoint maths
+    and stitching as the model runs them (``LivePortraitModel.driven_keypoints``), then W+G."""
 
     def __init__(
         self,
-        networks: Networks,
+        model: LivePortraitModel,
         precision: str,
-        source_motion: MotionState,
-        reference_motion: MotionState,
-        x_s: torch.Tensor,
+        source: SourceState,
+        reference: MotionState,
         compile_warp_decode: bool,
     ) -> None:
         super().__init__()
-        self.networks = networks
+        self.model = model
         self.precision = precision
-        warp_decode = WarpDecode(
-            networks.warping, networks.generator, half_precision=precision == "fp16"
-        )
+        warp_decode = WarpDecode(model.warping, model.generator, half_precision=precision == "fp16")
         self.warp_decode = torch.compile(warp_decode) if compile_warp_decode else warp_decode
-        self.source_motion = source_motion
-        self.reference_motion = reference_motion
-        self.x_s = x_s
+        self.source = source
+        self.reference = reference
 
     def forward(self, driving: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
-        with autocast(driving.device, self.precision):
-            heads = self.networks.motion(driving)
-        motion = decode_motion({name: head.float() for name, head in heads._asdict().items()})
-        x_d = relative_motion(self.source_motion, self.reference_motion, motion).keypoints
-        x_d = self.networks.stitching.stitch(self.x_s, x_d)
-        result: torch.Tensor = self.warp_decode(feature, self.x_s, x_d)
+        # In inference mode throughout, as the worker warms up and renders (the model's
+        # keypoint methods return inference tensors).
+        with torch.inference_mode():
+            with autocast(driving.device, self.precision):
+                motion = self.model.decoded_motion(driving)
+            x_d = self.model.driven_keypoints(self.source, self.reference, motion)
+            result: torch.Tensor = self.warp_decode(feature, self.source.x_s, x_d)
         return result
 
 
 def measure(
-    networks: Networks,
+    model: LivePortraitModel,
     mode: str,
     precision: str,
     batch: int,
@@ -180,14 +145,13 @@ def measure(
         return median_ms(run, device, args.warmup, args.repeats)
 
     with torch.inference_mode() if mode == "eager" else torch.no_grad():
-        source_motion = decode_motion(networks.motion(source)._asdict())
+        source_motion = model.decoded_motion(source)
         x_s = transform_keypoints(source_motion)
-        feature = networks.appearance(source)
-        frame_step = DrivenFrame(
-            networks, precision, source_motion, source_motion, x_s, args.compile
-        )
+        feature = model.appearance(source)
+        state = SourceState(feature, source_motion, x_s)
+        frame_step = DrivenFrame(model, precision, state, source_motion, args.compile)
         x_d = x_s + 0.02 * torch.randn(batch, *x_s.shape[1:], generator=generator).to(device)
-        warped = networks.warping(feature, x_s, x_d).out
+        warped = model.warping(feature, x_s, x_d).out
         if device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -195,10 +159,10 @@ def measure(
         module_ms: dict[str, float] = {}
         if mode == "eager":
             with autocast(device, precision):
-                module_ms["F"] = timed(lambda: networks.appearance(drivings))
-                module_ms["M"] = timed(lambda: networks.motion(drivings))
-                module_ms["W"] = timed(lambda: networks.warping(feature, x_s, x_d))
-                module_ms["G"] = timed(lambda: networks.generator(warped))
+                module_ms["F"] = timed(lambda: model.appearance(drivings))
+                module_ms["M"] = timed(lambda: model.motion_extractor(drivings))
+                module_ms["W"] = timed(lambda: model.warping(feature, x_s, x_d))
+                module_ms["G"] = timed(lambda: model.generator(warped))
             warp_decode_ms = timed(lambda: frame_step.warp_decode(feature, x_s, x_d))
             driven_ms = timed(lambda: frame_step(drivings, feature))
         else:
@@ -274,12 +238,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
-    networks = load_networks(args.weights, args.device, set(args.channels_last))
+    model = load_model(args.weights, args.device, set(args.channels_last))
     rows = []
     for precision in args.precisions:
         for mode in args.modes:
             for batch in args.batches:
-                row = measure(networks, mode, precision, batch, args.size, args)
+                row = measure(model, mode, precision, batch, args.size, args)
                 rows.append(row)
                 print(
                     f"{mode} {precision} batch {batch}: W+G {row.warp_decode_ms:.2f} ms/frame, "

@@ -2,10 +2,13 @@
 
 The stages a worker runs for an emotion clip, in its order, with the production renderer
 and encoders: source preparation (cold, then from the device cache and from storage), the
-motion plan, W+G (eager, then as the worker runs it: compiled and replayed as a CUDA graph
-unless ``--eager``), the renderer's whole batch call (keypoints, W+G, paste-back, the copy
-to the host), paste-back alone, PNG and mp4 encoding and the storage writes. GPU stages
-are timed after ``torch.cuda.synchronize``; every stage runs once after a warm-up clip.
+clip's plan and its keypoints, W+G (eager, then as the worker runs it: compiled and
+replayed as a CUDA graph unless ``--eager``), the renderer's whole batch call (keypoints,
+W+G, paste-back, the copy to the host), paste-back alone, PNG and mp4 encoding and the
+storage writes under the output contract's keys. Every stage calls the renderer's own
+code (its plan, keypoints and paste-back plan), so the numbers follow the worker when it
+changes. GPU stages are timed after ``torch.cuda.synchronize``; every stage runs once
+after a warm-up clip.
 
     python -m benchmarks.render_job                    # CUDA: 2 s, 25 fps, 512 px, fp16
     python -m benchmarks.render_job --precision fp32
@@ -30,6 +33,7 @@ import torch
 from PIL import Image
 
 from render_cli.assets import __file__ as assets_init
+from render_core import keys
 from render_core.emotions import Emotion
 from render_core.manifest import RenderManifest
 from render_core.schema import Character, FrameFormat, RenderRequest
@@ -38,20 +42,10 @@ from render_core.storage import LocalStore
 from workers.encoding import Mp4Writer, encode_frame
 from workers.renderer import Frame
 from workers.renderers.liveportrait.image_tensors import output_to_rgb
-from workers.renderers.liveportrait.motion_plan import plan_for_request
-from workers.renderers.liveportrait.pasteback import (
-    feathered_mask,
-    paste_back,
-    prepare_paste_back,
-)
-from workers.renderers.liveportrait.plan_keypoints import planned_keypoints
-from workers.renderers.liveportrait.renderer import (
-    CROP_SIDES,
-    LivePortraitRenderer,
-    LivePortraitSource,
-)
+from workers.renderers.liveportrait.pasteback import paste_back
+from workers.renderers.liveportrait.renderer import CROP_SIDES, LivePortraitRenderer
 from workers.renderers.liveportrait.source_cache import SourceCache, SourceKey
-from workers.renderers.liveportrait.source_crop import resized_pixels, source_crop
+from workers.renderers.liveportrait.source_crop import source_crop
 from workers.renderers.liveportrait.synthetic_weights import weights_or_synthetic
 
 PORTRAIT = Path(assets_init).parent / "astronaut.png"
@@ -87,6 +81,8 @@ class Stages:
 
 
 PARALLEL_PNG = "PNG encoding, in parallel"
+RENDER_BATCHES = "render_batch (keypoints, W+G, paste-back, to host)"
+PASTE_BACK = "paste-back (inside render_batch)"
 
 
 def character(character_id: str, portrait: Frame) -> Character:
@@ -115,7 +111,7 @@ def run_clip(
     cold = stages.timed(
         "source: prepare cold", lambda: renderer.prepare(subject, portrait, request.size)
     )
-    assert isinstance(cold, LivePortraitSource) and not cold.from_cache
+    assert not cold.from_cache
     cached = stages.timed(
         "source: device cache", lambda: renderer.prepare(subject, portrait, request.size)
     )
@@ -124,21 +120,19 @@ def run_clip(
     crop = source_crop(subject, portrait, side)
     key = SourceKey(subject.id, renderer.model.weights.fingerprint, side)
     fresh = SourceCache(store, capacity=1, device=device)
-    stages.timed(
+    stored = stages.timed(
         "source: storage cache", lambda: fresh.get(key, crop.crop_to_original), f"{side} px only"
     )
+    assert stored is not None, "the renderer's prepare no longer writes where this reads"
 
-    assert request.emotion is not None
-    emotion = request.emotion
     state = cold.state
-    everything = range(request.frame_count)
-    x_d = stages.timed(
-        "motion plan + keypoints",
-        lambda: planned_keypoints(state.motion, plan_for_request(request, emotion).at(everything)),
+    clip_plan = stages.timed("clip plan (once per job)", lambda: renderer.plan(request))
+    stitched = stages.timed(
+        "keypoints (stitched, whole clip)",
+        lambda: renderer.keypoints(cold, clip_plan, range(request.frame_count)),
     )
     model = renderer.model
-    fp16 = device.type == "cuda" and renderer.settings.precision == "fp16"
-    stitched = model.stitch(state.x_s, x_d)
+    fp16 = renderer.frame_step.options.half_precision
 
     def eager_networks() -> torch.Tensor:
         with torch.autocast(device.type, dtype=torch.float16, enabled=fp16):
@@ -159,17 +153,11 @@ def run_clip(
         frames: list[Frame] = []
         for start in range(0, request.frame_count, batch_size):
             stop = min(request.frame_count, start + batch_size)
-            frames += renderer.render_batch(cold, request, range(start, stop))
+            frames += renderer.render_batch(cold, clip_plan, range(start, stop))
         return frames
 
-    frames = stages.timed("render_batch (plan, W+G, to host)", renderer_batches)
-
-    original = torch.from_numpy(portrait).to(device)
-    output_to_original = crop.crop_to_original @ resized_pixels(side / request.size)
-    plan = prepare_paste_back(
-        original, feathered_mask(request.size), torch.from_numpy(output_to_original)
-    )
-    stages.timed("paste-back (inside render_batch)", lambda: paste_back(on_device, plan))
+    frames = stages.timed(RENDER_BATCHES, renderer_batches)
+    stages.timed(PASTE_BACK, lambda: paste_back(on_device, cold.paste_plan))
 
     pngs = stages.timed(
         "PNG encoding, 1 thread", lambda: [encode_frame(f, FrameFormat.png) for f in frames]
@@ -189,12 +177,12 @@ def run_clip(
                     writer.write(frame)
 
         stages.timed("mp4 encoding", encode_mp4)
-        prefix = f"renders/{subject.id}/1/"
+        prefix = keys.attempt_prefix(subject.id, 1)
 
         def write_outputs() -> None:
             for index, data in enumerate(pngs):
-                store.put_bytes(f"{prefix}frames/{index:06d}.png", data, "image/png")
-            store.put_file(f"{prefix}clip.mp4", clip, "video/mp4")
+                store.put_bytes(keys.frame_key(prefix, index), data, "image/png")
+            store.put_file(keys.clip_key(prefix), clip, "video/mp4")
             manifest = RenderManifest(
                 job_id=subject.id,
                 attempt=1,
@@ -206,7 +194,7 @@ def run_clip(
                 frame_count=request.frame_count,
             )
             store.put_bytes(
-                f"{prefix}manifest.json", manifest.model_dump_json().encode(), "application/json"
+                keys.manifest_key(prefix), manifest.model_dump_json().encode(), "application/json"
             )
 
         stages.timed("storage writes (local disk)", write_outputs, "frames, clip, manifest")
@@ -215,7 +203,8 @@ def run_clip(
 
 def summary(stages: Stages) -> str:
     per_job = [
-        "render_batch (plan, W+G, to host)",
+        "clip plan (once per job)",
+        RENDER_BATCHES,
         PARALLEL_PNG,
         "mp4 encoding",
         "storage writes (local disk)",
@@ -226,7 +215,7 @@ def summary(stages: Stages) -> str:
     return (
         f"Stages one after another: {cold:.0f} ms with a cold source, {warm:.0f} ms with a "
         f"cached one ({warm / stages.frames:.1f} ms a frame); paste-back, part of "
-        f"render_batch, took {stages.ms('paste-back (inside render_batch)'):.0f} ms of it. "
+        f"render_batch, took {stages.ms(PASTE_BACK):.0f} ms of it. "
         "The worker encodes and stores a batch while the next one renders, so a job through "
         "the queue takes less: see the manifests' timings (scripts/gpu_queue_check.sh)."
     )
@@ -272,11 +261,11 @@ def main() -> None:
             torch_compile=not args.eager,
             cuda_graphs=not args.eager,
         )
-        renderer = LivePortraitRenderer(settings)
+        store = LocalStore(Path(storage))
+        renderer = LivePortraitRenderer(settings, store)
         started = time.perf_counter()
         renderer.setup()
         setup_s = time.perf_counter() - started
-        store = LocalStore(Path(storage))
         run_clip(
             renderer, request, portrait, store, args.batch, args.encode_threads
         )  # warm-up clip

@@ -11,21 +11,23 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from render_core.jobs import JobStore
 from render_core.queue import make_celery
 from render_core.settings import Settings
+from render_core.storage import ObjectStore
 from workers.heartbeat import HeartbeatThread
 from workers.reaper import reap_lost_attempts
 from workers.services import init_services
 from workers.tasks import register_tasks
 
 
-def create_worker_app(settings: Settings, queues: list[str]) -> Celery:
+def create_worker_app(settings: Settings, queues: list[str], store: ObjectStore) -> Celery:
+    """``store`` is the worker's one object store, opened and checked before the fork."""
     app = make_celery(settings)
-    register_tasks(app, settings)
+    register_tasks(app, settings, store)
     heartbeats: list[HeartbeatThread] = []
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _load_in_child(**_: Any) -> None:
         # Runs in each pool child after the fork: clients and model belong to the child.
-        init_services(settings)
+        init_services(settings, store)
 
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _start_heartbeat(sender: Any, **_: Any) -> None:

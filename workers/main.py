@@ -35,9 +35,11 @@ def run_worker(
     name: str | None = None,
     loglevel: str = "INFO",
 ) -> None:
-    # A missing bucket or refused credentials stop the worker here, before Celery forks:
-    # the pool children check again, but their failed set-up is only logged.
-    open_store(settings).check()
+    # A missing bucket or refused credentials stop the worker here, before Celery forks
+    # (a pool child's failed set-up is only logged). This is the worker's one store: the
+    # children use it too (S3 clients are made per process, on first use).
+    store = open_store(settings)
+    store.check()
     consumed = queues or render_queues(settings)
-    app = create_worker_app(settings, consumed)
+    app = create_worker_app(settings, consumed, store)
     app.worker_main(worker_argv(settings, consumed, concurrency, name, loglevel))

@@ -1,4 +1,4 @@
-"""One render attempt as plain code: claim, prepare, render in batches, write, commit.
+"""One render attempt as plain code: claim, prepare, plan, render in batches, write, commit.
 
 No Celery here (the task is a thin shell around ``run_attempt``), so every status move,
 progress update and storage write is testable with a real Redis and a plain call.
@@ -16,6 +16,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -45,7 +46,7 @@ class RenderServices:
     jobs: JobStore
     characters: CharacterStore
     store: ObjectStore
-    renderer: Renderer
+    renderer: Renderer[Any, Any]
     batch_size: int
     retry_policy: RetryPolicy
     encode_threads: int = 4
@@ -150,10 +151,15 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     source = services.renderer.prepare(character, portrait, request.size)
     timings.add("prepare_source", t)
     services.events.source_prepared(source.from_cache, time.perf_counter() - t)
+    # Once per attempt: motion over the whole clip (a driving video's on its first use).
+    # It counts as rendering, where it ran when every batch planned for itself.
+    t = time.perf_counter()
+    plan = services.renderer.plan(request)
+    timings.add("render", t)
 
     with tempfile.TemporaryDirectory(prefix="render-") as workdir:
         clip_path = Path(workdir) / "clip.mp4"
-        frame_entries = _render_frames(services, record, source, clip_path, timings)
+        frame_entries = _render_frames(services, record, source, plan, clip_path, timings)
         if frame_entries is None:
             return _cancel(services, record.id, token, prefix)
         want_clip = OutputKind.mp4 in request.outputs
@@ -198,6 +204,7 @@ def _render_frames(
     services: RenderServices,
     record: JobRecord,
     source: PreparedSource,
+    plan: object,
     clip_path: Path,
     timings: _Timings,
 ) -> list[FrameEntry] | None:
@@ -233,7 +240,7 @@ def _render_frames(
             for start in range(0, request.frame_count, services.batch_size):
                 indices = range(start, min(request.frame_count, start + services.batch_size))
                 t = time.perf_counter()
-                frames = services.renderer.render_batch(source, request, indices)
+                frames = services.renderer.render_batch(source, plan, indices)
                 timings.add("render", t)
                 services.events.frames_rendered(len(frames), time.perf_counter() - t)
                 batch = _BatchOut(

@@ -1,25 +1,35 @@
-"""The renderer protocol: set up once per process, prepare a portrait, render frames in batches.
+"""The renderer protocol: set up once per process, prepare a portrait, plan a clip once,
+render its frames in batches.
 
 The pipeline owns everything around the pixels (status, progress, cancellation,
-storage); a renderer only turns a request and a portrait into frames.
+storage); a renderer only turns a request and a portrait into frames. This module is the
+base every renderer imports and imports none of them; ``workers.renderers.registry``
+picks one by name.
+
+A renderer names its own source and plan types (``Renderer[MySource, MyPlan]``), so it
+receives exactly what it made: no re-checks of the request or casts between the calls.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from render_core.manifest import RendererDescription
 from render_core.schema import Character, RenderRequest
-from render_core.settings import Settings
 
 Frame = NDArray[np.uint8]
 
 
 class PreparedSource(Protocol):
-    """Whatever a renderer computes once per portrait (opaque to the pipeline)."""
+    """What a renderer computes once per portrait and output size (opaque to the pipeline)."""
+
+    @property
+    def size(self) -> int:
+        """The output side it was prepared for: every frame rendered from it has this side."""
+        ...
 
     @property
     def from_cache(self) -> bool:
@@ -27,7 +37,11 @@ class PreparedSource(Protocol):
         ...
 
 
-class Renderer(Protocol):
+SourceT = TypeVar("SourceT", bound=PreparedSource)
+PlanT = TypeVar("PlanT")
+
+
+class Renderer(Protocol[SourceT, PlanT]):
     name: str
     version: str
 
@@ -38,25 +52,14 @@ class Renderer(Protocol):
         """Name, version and weights, for job records and manifests."""
         ...
 
-    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame, size: int) -> SourceT:
         """Per-character work that every frame of a ``size`` px render of it can reuse."""
         ...
 
-    def render_batch(
-        self, source: PreparedSource, request: RenderRequest, indices: range
-    ) -> list[Frame]:
-        """Frames ``indices`` of the clip, each ``size x size x 3`` uint8 RGB."""
+    def plan(self, request: RenderRequest) -> PlanT:
+        """Per-job work that every batch of the clip reuses (motion over time, seeds)."""
         ...
 
-
-def load_renderer(settings: Settings) -> Renderer:
-    """The renderer named by the settings; heavy imports happen only for the one chosen."""
-    if settings.renderer == "mock":
-        from workers.renderers.mock import MockRenderer
-
-        return MockRenderer(frame_delay_s=settings.mock_frame_delay_s, faults=settings.mock_faults)
-    if settings.renderer == "liveportrait":
-        from workers.renderers.liveportrait.renderer import LivePortraitRenderer
-
-        return LivePortraitRenderer(settings)
-    raise ValueError(f"renderer {settings.renderer!r} is not available in this build")
+    def render_batch(self, source: SourceT, plan: PlanT, indices: range) -> list[Frame]:
+        """Frames ``indices`` of the planned clip, each ``source.size`` square, uint8 RGB."""
+        ...

@@ -1,8 +1,10 @@
 """The per-process services of a worker: created in the process that uses them.
 
-Redis and storage clients and the renderer's model are built after the pool forks
+Redis clients and the renderer's model are built after the pool forks
 (``worker_process_init``), never in the parent, so no client or CUDA context is
-inherited across a fork.
+inherited across a fork. The object store is the one the parent opened and checked: it
+makes its network clients per process, on first use, and is shared by the pipeline and
+the renderer's caches.
 """
 
 from __future__ import annotations
@@ -15,22 +17,20 @@ import redis
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.settings import Settings
-from render_core.storage import open_store
+from render_core.storage import ObjectStore
 from workers.metrics import PrometheusEvents
 from workers.outcome import RetryPolicy
 from workers.pipeline import RenderServices
-from workers.renderer import load_renderer
+from workers.renderers.registry import load_renderer
 
 log = logging.getLogger(__name__)
 
 _services: RenderServices | None = None
 
 
-def build_services(settings: Settings) -> RenderServices:
+def build_services(settings: Settings, store: ObjectStore) -> RenderServices:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    store = open_store(settings)
-    store.check()
-    renderer = load_renderer(settings)
+    renderer = load_renderer(settings, store)
     events = PrometheusEvents()
     started = time.perf_counter()
     renderer.setup()
@@ -54,13 +54,13 @@ def build_services(settings: Settings) -> RenderServices:
     )
 
 
-def init_services(settings: Settings) -> RenderServices:
+def init_services(settings: Settings, store: ObjectStore) -> RenderServices:
     global _services
-    _services = build_services(settings)
+    _services = build_services(settings, store)
     log.info("worker process ready: renderer %s", _services.renderer.describe().model_dump())
     return _services
 
 
-def current_services(settings: Settings) -> RenderServices:
+def current_services(settings: Settings, store: ObjectStore) -> RenderServices:
     """The services of this process, built on first use if the init hook did not run."""
-    return _services if _services is not None else init_services(settings)
+    return _services if _services is not None else init_services(settings, store)

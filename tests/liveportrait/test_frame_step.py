@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from render_core.settings import Settings
+from render_core.storage import LocalStore
 from tests.conftest import SAMPLE_PORTRAIT
 from workers.renderers.liveportrait.frame_step import (
     FrameStep,
@@ -118,7 +119,7 @@ def test_compiled_graph_step_matches_the_eager_step(
         frame_batch_size=8,
         storage_url=tmp_path.as_uri(),
     )
-    renderer = LivePortraitRenderer(settings)
+    renderer = LivePortraitRenderer(settings, LocalStore(tmp_path))
     renderer.setup()
     step = renderer.frame_step
     assert step.mode == "compiled CUDA graphs x8/2"

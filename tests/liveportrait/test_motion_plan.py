@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from render_core.emotions import Emotion, FineControls
+from render_core.emotions import CONTROL_RANGES, Emotion, FineControls
 from render_core.schema import RenderRequest
 from workers.renderers.liveportrait.keypoints import MotionState, decode_motion, transform_keypoints
 from workers.renderers.liveportrait.motion_plan import (
@@ -162,3 +162,13 @@ def test_controls_refine_the_preset(controls: FineControls, term: str, sign: int
 def test_controls_alone_move_a_neutral_face() -> None:
     plan = motion_plan(Emotion.neutral, 1.0, 50, 25, controls=FineControls(head_roll=10), seed=4)
     assert plan.terms["head_roll"][25] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("control", ["head_pitch", "head_yaw", "head_roll"])
+def test_the_head_turns_as_far_as_the_api_accepts(control: str) -> None:
+    """One range table: the largest angle a request may ask for is the angle rendered."""
+    low, high = CONTROL_RANGES[control]
+    for limit in (low, high):
+        controls = FineControls.model_validate({control: limit})
+        plan = motion_plan(Emotion.neutral, 1.0, 50, 25, controls=controls, seed=4)
+        assert plan.terms[control][25] == pytest.approx(limit)

@@ -27,7 +27,7 @@ from render_core.settings import Settings
 from render_core.storage import LocalStore
 from tests.conftest import SAMPLE_PORTRAIT, child_env
 from tests.videos import write_video
-from workers.renderer import Frame, load_renderer
+from workers.renderer import Frame
 from workers.renderers.liveportrait.driving_motion import DrivingMotion, DrivingMotionCache
 from workers.renderers.liveportrait.fingerprint import weights_fingerprint
 from workers.renderers.liveportrait.image_tensors import output_to_rgb
@@ -37,6 +37,7 @@ from workers.renderers.liveportrait.pasteback import paste_back
 from workers.renderers.liveportrait.renderer import LivePortraitRenderer, LivePortraitSource
 from workers.renderers.liveportrait.source_cache import SourceCache, SourceKey
 from workers.renderers.liveportrait.source_crop import centred_square_crop
+from workers.renderers.registry import load_renderer
 
 SMALL = 256  # frames of a 128 px crop
 THREE_FRAMES = {"duration_ms": 200, "fps": 15, "size": SMALL}
@@ -67,7 +68,7 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def renderer(synthetic_weights_dir: Path, storage: Path) -> LivePortraitRenderer:
-    loaded = load_renderer(settings_for(synthetic_weights_dir, storage))
+    loaded = load_renderer(settings_for(synthetic_weights_dir, storage), LocalStore(storage))
     assert isinstance(loaded, LivePortraitRenderer)
     loaded.setup()
     return loaded
@@ -119,7 +120,7 @@ def test_frames_paste_the_face_back_into_the_portrait_square(
         {"character_id": subject.id, "emotion": "surprised", "size": SMALL, "intensity": 1.0,
          "duration_ms": 400, "fps": 10}
     )  # fmt: skip
-    (frame,) = renderer.render_batch(prepared, request, range(2, 3))
+    (frame,) = renderer.render_batch(prepared, renderer.plan(request), range(2, 3))
     canvas = centred_square_crop(portrait, SMALL).image
     assert frame.shape == canvas.shape == (SMALL, SMALL, 3)
     box = face.box
@@ -146,7 +147,7 @@ def test_an_emotion_moves_the_face_and_rests_at_the_clip_ends(
         character_id="astronaut", emotion=Emotion.surprised, intensity=1.0, **THREE_FRAMES
     )
     assert request.frame_count == 3
-    frames = renderer.render_batch(source, request, range(3))
+    frames = renderer.render_batch(source, renderer.plan(request), range(3))
     assert all(f.shape == (SMALL, SMALL, 3) and f.dtype == np.uint8 for f in frames)
     # The envelope is 0 at both ends of a clip and 1 in the middle of a 3-frame one.
     assert_same_image(frames[0], neutral_frame)
@@ -164,7 +165,7 @@ def test_intensity_zero_renders_the_neutral_source(
     request = RenderRequest(
         character_id="astronaut", emotion=emotion, intensity=0.0, **THREE_FRAMES
     )
-    [peak] = renderer.render_batch(source, request, range(1, 2))
+    [peak] = renderer.render_batch(source, renderer.plan(request), range(1, 2))
     assert_same_image(peak, neutral_frame)
 
 
@@ -223,7 +224,7 @@ def test_a_driving_video_drives_the_face(
         fps=10,
         size=SMALL,
     )
-    frames = renderer.render_batch(source, request, range(2))
+    frames = renderer.render_batch(source, renderer.plan(request), range(2))
     # Motion is relative to the video's first frame, so the clip starts at rest.
     assert_same_image(frames[0], neutral_frame)
     assert np.abs(frames[1].astype(np.int16) - neutral_frame).mean() > 0.5
@@ -261,22 +262,27 @@ def test_a_missing_driving_video_fails_permanently(
 ) -> None:
     request = RenderRequest(character_id="astronaut", driving_video_id="nope", **THREE_FRAMES)
     with pytest.raises(PermanentRenderError, match="not in storage"):
-        renderer.render_batch(source, request, range(1))
+        renderer.render_batch(source, renderer.plan(request), range(1))
 
 
 def test_missing_weights_refuse_setup(tmp_path: Path) -> None:
-    broken = LivePortraitRenderer(settings_for(tmp_path / "nowhere", tmp_path))
+    broken = LivePortraitRenderer(
+        settings_for(tmp_path / "nowhere", tmp_path), LocalStore(tmp_path)
+    )
     with pytest.raises(WeightsError, match="nowhere.*huggingface-cli download"):
         broken.setup()
     (tmp_path / "partial").mkdir()
-    partial = LivePortraitRenderer(settings_for(tmp_path / "partial", tmp_path))
+    partial = LivePortraitRenderer(
+        settings_for(tmp_path / "partial", tmp_path), LocalStore(tmp_path)
+    )
     with pytest.raises(WeightsError, match="spade_generator"):
         partial.setup()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda_refuses_setup(synthetic_weights_dir: Path, tmp_path: Path) -> None:
-    asked = LivePortraitRenderer(settings_for(synthetic_weights_dir, tmp_path, device="cuda:0"))
+    settings = settings_for(synthetic_weights_dir, tmp_path, device="cuda:0")
+    asked = LivePortraitRenderer(settings, LocalStore(tmp_path))
     with pytest.raises(ConfigurationError, match="CUDA is not available"):
         asked.setup()
 

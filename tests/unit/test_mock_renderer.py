@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from render_core.emotions import Emotion
@@ -11,7 +10,7 @@ from render_core.schema import Character, FrameFormat, RenderRequest
 from tests.conftest import SAMPLE_PORTRAIT
 from workers.encoding import encode_frame
 from workers.renderer import Renderer
-from workers.renderers.mock import MockRenderer
+from workers.renderers.mock import MockPlan, MockRenderer, MockSource
 
 CHARACTER = Character(
     id="c", tenant="t", name=None, width=512, height=512, portrait_key="k", portrait_sha256="0"
@@ -27,7 +26,7 @@ def _request(**values: object) -> RenderRequest:
 
 
 def test_mock_conforms_to_the_renderer_protocol() -> None:
-    renderer: Renderer = MockRenderer()
+    renderer: Renderer[MockSource, MockPlan] = MockRenderer()
     assert renderer.describe().name == "mock"
 
 
@@ -35,8 +34,12 @@ def test_same_request_gives_byte_identical_frames() -> None:
     request = _request(size=256, duration_ms=400)
     first = MockRenderer()
     second = MockRenderer()
-    a = first.render_batch(first.prepare(CHARACTER, _portrait(), 256), request, range(10))
-    b = second.render_batch(second.prepare(CHARACTER, _portrait(), 256), request, range(10))
+    a = first.render_batch(
+        first.prepare(CHARACTER, _portrait(), 256), first.plan(request), range(10)
+    )
+    b = second.render_batch(
+        second.prepare(CHARACTER, _portrait(), 256), second.plan(request), range(10)
+    )
     for fmt in FrameFormat:
         assert [encode_frame(f, fmt) for f in a] == [encode_frame(f, fmt) for f in b]
 
@@ -47,7 +50,7 @@ def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:
     middle = {}
     for emotion in Emotion:
         (frame,) = renderer.render_batch(
-            source, _request(emotion=emotion.value, size=256), range(25, 26)
+            source, renderer.plan(_request(emotion=emotion.value, size=256)), range(25, 26)
         )
         assert frame.shape == (256, 256, 3) and frame.dtype == np.uint8
         middle[emotion] = frame
@@ -57,9 +60,9 @@ def test_frames_have_the_requested_size_and_differ_by_emotion() -> None:
 def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
     renderer = MockRenderer()
     source = renderer.prepare(CHARACTER, _portrait(), 512)
-    (strong,) = renderer.render_batch(source, _request(intensity=1.0), range(25, 26))
-    (weak,) = renderer.render_batch(source, _request(intensity=0.2), range(25, 26))
-    (none,) = renderer.render_batch(source, _request(intensity=0.0), range(25, 26))
+    (strong,) = renderer.render_batch(source, renderer.plan(_request(intensity=1.0)), range(25, 26))
+    (weak,) = renderer.render_batch(source, renderer.plan(_request(intensity=0.2)), range(25, 26))
+    (none,) = renderer.render_batch(source, renderer.plan(_request(intensity=0.0)), range(25, 26))
     plain = np.asarray(Image.fromarray(_portrait()).resize((512, 512), Image.Resampling.LANCZOS))
     top = slice(0, 300)  # above the caption bar
 
@@ -73,9 +76,11 @@ def test_intensity_changes_the_tint_and_zero_shows_the_portrait() -> None:
 def test_fine_controls_are_drawn() -> None:
     renderer = MockRenderer()
     source = renderer.prepare(CHARACTER, _portrait(), 256)
-    (plain,) = renderer.render_batch(source, _request(size=256), range(25, 26))
+    (plain,) = renderer.render_batch(source, renderer.plan(_request(size=256)), range(25, 26))
     (refined,) = renderer.render_batch(
-        source, _request(size=256, controls={"smile": 0.5, "head_yaw": -10}), range(25, 26)
+        source,
+        renderer.plan(_request(size=256, controls={"smile": 0.5, "head_yaw": -10})),
+        range(25, 26),
     )
     top = slice(0, 256 // 14)
     assert not np.array_equal(plain[top], refined[top])
@@ -88,12 +93,5 @@ def test_a_driving_video_render_is_labelled() -> None:
     request = RenderRequest.model_validate(
         {"character_id": "c", "driving_video_id": "v1", "size": 256}
     )
-    (frame,) = renderer.render_batch(source, request, range(0, 1))
+    (frame,) = renderer.render_batch(source, renderer.plan(request), range(0, 1))
     assert frame.shape == (256, 256, 3)
-
-
-def test_a_source_prepared_for_another_size_is_refused() -> None:
-    renderer = MockRenderer()
-    source = renderer.prepare(CHARACTER, _portrait(), 256)
-    with pytest.raises(ValueError, match="prepared at 256 px, asked for 512 px"):
-        renderer.render_batch(source, _request(size=512), range(0, 1))

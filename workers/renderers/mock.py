@@ -19,7 +19,8 @@ from render_core.errors import PermanentRenderError, TransientError
 from render_core.manifest import RendererDescription
 from render_core.schema import Character, RenderRequest
 from workers.envelope import intensity_at
-from workers.renderer import Frame, PreparedSource
+from workers.motion_source import EmotionMotion, VideoMotion, motion_source
+from workers.renderer import Frame
 
 EMOTION_TINTS: dict[Emotion, tuple[int, int, int]] = {
     Emotion.neutral: (128, 128, 128),
@@ -40,6 +41,22 @@ class MockSource:
 
     square: Image.Image
     from_cache: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.square.size[0]
+
+
+@dataclass(frozen=True)
+class MockPlan:
+    """What every frame of a clip shows, worked out once per job."""
+
+    title: str
+    tint: tuple[int, int, int]
+    intensity: float
+    frame_count: int
+    controls: dict[str, float]
+    fault: str | None = None
 
 
 def _square_crop(portrait: Frame, size: int) -> Image.Image:
@@ -64,31 +81,44 @@ class MockRenderer:
     def describe(self) -> RendererDescription:
         return RendererDescription(name=self.name, version=self.version, device="cpu")
 
-    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame, size: int) -> MockSource:
         return MockSource(square=_square_crop(portrait, size))
 
-    def render_batch(
-        self, source: PreparedSource, request: RenderRequest, indices: range
-    ) -> list[Frame]:
-        assert isinstance(source, MockSource)
-        if self.faults:
-            _inject_fault(request)
-        base = source.square
-        if base.size != (request.size, request.size):
-            raise ValueError(f"prepared at {base.size[0]} px, asked for {request.size} px")
+    def plan(self, request: RenderRequest) -> MockPlan:
+        match motion_source(request):
+            case EmotionMotion(emotion=emotion):
+                title, tint = emotion.value.upper(), EMOTION_TINTS[emotion]
+            case VideoMotion(video_id=video_id):
+                title, tint = f"DRIVEN BY {video_id}", NEUTRAL_TINT
+        return MockPlan(
+            title=title,
+            tint=tint,
+            intensity=request.intensity,
+            frame_count=request.frame_count,
+            controls=request.controls.given() if request.controls else {},
+            fault=_asked_fault(request) if self.faults else None,
+        )
+
+    def render_batch(self, source: MockSource, plan: MockPlan, indices: range) -> list[Frame]:
+        if plan.fault is not None:
+            _inject_fault(plan.fault)
         frames = []
         for index in indices:
             if self.frame_delay_s:
                 time.sleep(self.frame_delay_s)
-            frames.append(_draw_frame(base, request, index))
+            frames.append(_draw_frame(source.square, plan, index))
         return frames
 
 
-def _inject_fault(request: RenderRequest) -> None:
+def _asked_fault(request: RenderRequest) -> str | None:
+    fault = (request.metadata or {}).get("mock_fault")
+    return fault if isinstance(fault, str) else None
+
+
+def _inject_fault(fault: str) -> None:
     """Failure modes for fault tests, asked for in ``metadata.mock_fault`` when enabled:
     ``crash`` ends the process as a segfault or the OOM killer would, ``transient`` and
     ``permanent`` raise those errors, ``hang`` sleeps past any time limit."""
-    fault = (request.metadata or {}).get("mock_fault")
     if fault == "crash":
         os._exit(137)
     elif fault == "transient":
@@ -99,29 +129,22 @@ def _inject_fault(request: RenderRequest) -> None:
         time.sleep(3600)
 
 
-def _title(request: RenderRequest) -> str:
-    if request.emotion is not None:
-        return request.emotion.value.upper()
-    return f"DRIVEN BY {request.driving_video_id}"
-
-
-def _draw_frame(base: Image.Image, request: RenderRequest, index: int) -> Frame:
-    total = request.frame_count
-    level = intensity_at(request.intensity, total, index)
-    colour = EMOTION_TINTS.get(request.emotion or Emotion.neutral, NEUTRAL_TINT)
+def _draw_frame(base: Image.Image, plan: MockPlan, index: int) -> Frame:
+    total = plan.frame_count
+    level = intensity_at(plan.intensity, total, index)
+    colour = plan.tint
     frame = Image.blend(base, Image.new("RGB", base.size, colour), MAX_TINT * level)
     draw = ImageDraw.Draw(frame)
-    size = request.size
+    size = base.size[0]
     font = ImageFont.load_default(size=max(12, size // 16))
     small = ImageFont.load_default(size=max(10, size // 24))
     bar_height = size // 5
     draw.rectangle((0, size - bar_height, size, size), fill=(0, 0, 0))
-    draw.text((8, size - bar_height + 4), _title(request), fill=(255, 255, 255), font=font)
-    caption = f"intensity {request.intensity:.2f}  now {level:.2f}  frame {index + 1}/{total}"
+    draw.text((8, size - bar_height + 4), plan.title, fill=(255, 255, 255), font=font)
+    caption = f"intensity {plan.intensity:.2f}  now {level:.2f}  frame {index + 1}/{total}"
     draw.text((8, size - bar_height // 2), caption, fill=(255, 255, 255), font=small)
-    controls = request.controls.given() if request.controls else {}
-    if controls:
-        text = "  ".join(f"{name} {value:+.2f}" for name, value in controls.items())
+    if plan.controls:
+        text = "  ".join(f"{name} {value:+.2f}" for name, value in plan.controls.items())
         draw.rectangle((0, 0, size, size // 14), fill=(0, 0, 0))
         draw.text((8, 2), text, fill=(255, 255, 255), font=small)
     bar_width = int((size - 16) * level)

@@ -11,12 +11,10 @@ extraction.
 
 from __future__ import annotations
 
-import io
-import logging
 import tempfile
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import av
@@ -25,18 +23,18 @@ import torch
 from numpy.typing import NDArray
 
 from render_core import keys
-from render_core.errors import NotFound, PermanentRenderError, StorageUnavailable
+from render_core.errors import NotFound, PermanentRenderError
 from render_core.face_region import FaceRegion
 from render_core.storage import ObjectStore
 from workers.renderers.liveportrait.keypoints import MotionState
 from workers.renderers.liveportrait.motion_arrays import (
     MOTION_FIELDS,
+    Arrays,
     motion_from_arrays,
     motion_to_arrays,
 )
+from workers.renderers.liveportrait.npz_cache import NpzCache
 from workers.renderers.liveportrait.source_crop import centred_square_crop, face_crop
-
-log = logging.getLogger(__name__)
 
 DRIVING_SIDE = 256
 EXTRACT_BATCH = 16
@@ -117,36 +115,36 @@ def extract_video_motion(
     return DrivingMotion(_concatenate(parts), float(rate) if rate else 25.0)
 
 
-def _serialise(motion: DrivingMotion) -> bytes:
-    buffer = io.BytesIO()
-    arrays = motion_to_arrays(motion.motion)
-    np.savez(buffer, allow_pickle=False, fps=np.array(motion.fps), **arrays)
-    return buffer.getvalue()
+def _to_arrays(motion: DrivingMotion) -> Arrays:
+    return {"fps": np.array(motion.fps), **motion_to_arrays(motion.motion)}
 
 
-def _deserialise(data: bytes, device: torch.device) -> DrivingMotion:
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        return DrivingMotion(motion_from_arrays(arrays, device), float(arrays["fps"]))
+def _from_arrays(arrays: np.lib.npyio.NpzFile, device: torch.device) -> DrivingMotion:
+    return DrivingMotion(motion_from_arrays(arrays, device), float(arrays["fps"]))
 
 
 class DrivingMotionCache:
-    """Recent videos' motion in device memory, all of it in storage beside each video."""
+    """Recent videos' motion in device memory, all of it in storage beside each video (an
+    ``NpzCache`` keyed by video id)."""
 
     def __init__(self, store: ObjectStore, fingerprint: str, device: torch.device) -> None:
         self.store = store
         self.fingerprint = fingerprint
-        self.device = device
-        self._memory: OrderedDict[str, DrivingMotion] = OrderedDict()
+        self._cache: NpzCache[str, DrivingMotion] = NpzCache(
+            store,
+            MEMORY_CAPACITY,
+            storage_key=lambda video_id: cache_key(video_id, fingerprint),
+            to_arrays=_to_arrays,
+            from_arrays=partial(_from_arrays, device=device),
+            what="driving motion",
+        )
 
     def get(self, video_id: str, extract: ExtractMotion) -> DrivingMotion:
-        motion = self._memory.get(video_id) or self._read(video_id)
+        """The video's motion, extracted (and cached) when no cache has it."""
+        motion = self._cache.get(video_id)
         if motion is None:
             motion = self._extract(video_id, extract)
-            self._write(video_id, motion)
-        self._memory[video_id] = motion
-        self._memory.move_to_end(video_id)
-        while len(self._memory) > MEMORY_CAPACITY:
-            self._memory.popitem(last=False)
+            self._cache.put(video_id, motion)
         return motion
 
     def _video_key(self, video_id: str) -> str:
@@ -174,20 +172,3 @@ class DrivingMotionCache:
         except NotFound:
             return None  # a square video, used whole
         return FaceRegion.model_validate_json(data)
-
-    def _read(self, video_id: str) -> DrivingMotion | None:
-        key = cache_key(video_id, self.fingerprint)
-        try:
-            return _deserialise(self.store.get_bytes(key), self.device)
-        except NotFound:
-            return None
-        except (StorageUnavailable, OSError, ValueError, KeyError) as exc:
-            log.warning("driving motion at %s unreadable, extracting again: %s", key, exc)
-            return None
-
-    def _write(self, video_id: str, motion: DrivingMotion) -> None:
-        key = cache_key(video_id, self.fingerprint)
-        try:
-            self.store.put_bytes(key, _serialise(motion), "application/octet-stream")
-        except StorageUnavailable as exc:
-            log.warning("driving motion not cached at %s: %s", key, exc.message)

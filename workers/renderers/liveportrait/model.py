@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
-from workers.renderers.liveportrait.checkpoint import ManifestTensors, load_weights_dir
+from workers.renderers.liveportrait.checkpoint import load_weights_dir
 from workers.renderers.liveportrait.fingerprint import weights_fingerprint
 from workers.renderers.liveportrait.image_tensors import rgb_to_input
 from workers.renderers.liveportrait.keypoints import (
@@ -38,6 +38,8 @@ from workers.renderers.liveportrait.stitching import StitchingRetargeting, scale
 from workers.renderers.liveportrait.synthetic_weights import are_synthetic
 
 NetworkT = TypeVar("NetworkT", bound=torch.nn.Module)
+# Per checkpoint file, its tensors keyed as the manifest keys them (torch or numpy).
+FileTensors = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class WeightsIdentity:
 
 def _placed(
     network_class: type[NetworkT],
-    weights: Mapping[str, ManifestTensors],
+    weights: FileTensors,
     device: torch.device | str,
     dtype: torch.dtype,
 ) -> NetworkT:
@@ -96,7 +98,18 @@ class LivePortraitModel:
         """Load, strictly check and place all five files; raises ``WeightsError`` if broken."""
         weights = load_weights_dir(weights_dir)
         identity = WeightsIdentity(weights_fingerprint(weights_dir), are_synthetic(weights))
+        return cls.from_weights(weights, identity, device, dtype)
 
+    @classmethod
+    def from_weights(
+        cls,
+        weights: FileTensors,
+        identity: WeightsIdentity,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> LivePortraitModel:
+        """Place tensors already in memory (a loaded directory, or the kit's rule weights
+        for a benchmark that needs no files); every network loads them strictly."""
         stitching = StitchingRetargeting()
         spec = file_spec(STITCHING_FILE)
         stitching.load_state_dict(module_state_dict(spec, weights[STITCHING_FILE]), strict=True)
@@ -110,20 +123,21 @@ class LivePortraitModel:
             weights=identity,
         )
 
-    def _motion(self, image: torch.Tensor) -> MotionState:
+    def decoded_motion(self, image: torch.Tensor) -> MotionState:
+        """(B, 3, H, W) network input to motion in float32 (angles, rotation, keypoints)."""
         heads = self.motion_extractor(image)
         return decode_motion({name: head.float() for name, head in heads._asdict().items()})
 
     @torch.inference_mode()
     def extract_motion(self, rgb: torch.Tensor) -> MotionState:
         """(B, H, W, 3) uint8 images (square, 256 in production) to decoded motion."""
-        return self._motion(rgb_to_input(rgb, self.device, self.dtype))
+        return self.decoded_motion(rgb_to_input(rgb, self.device, self.dtype))
 
     @torch.inference_mode()
     def prepare_source(self, rgb: torch.Tensor) -> SourceState:
         """(H, W, 3) uint8 source crop to its appearance volume, motion and keypoints."""
         image = rgb_to_input(rgb, self.device, self.dtype)
-        motion = self._motion(image)
+        motion = self.decoded_motion(image)
         return SourceState(self.appearance(image), motion, transform_keypoints(motion))
 
     @torch.inference_mode()

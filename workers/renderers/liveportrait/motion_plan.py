@@ -20,7 +20,7 @@ from math import pi
 import numpy as np
 from numpy.typing import NDArray
 
-from render_core.emotions import Emotion, FineControls
+from render_core.emotions import CONTROL_RANGES, Emotion, FineControls
 from render_core.schema import RenderRequest
 from workers.envelope import envelope
 from workers.renderers.liveportrait.expression_edit import SLIDER_RANGES
@@ -30,8 +30,12 @@ Series = NDArray[np.float64]
 # Upstream applies the eyelid term inside vertical gaze with b = -y/2 (y in -63..63); here
 # it is a term of its own: negative closes both eyes, positive opens them wide.
 EYELID_RANGE = (-31.5, 31.5)
-# Relative head pose in degrees, the editor's pitch/yaw/roll slider ranges.
-POSE_RANGES = {"head_pitch": (-15.0, 15.0), "head_yaw": (-25.0, 25.0), "head_roll": (-15.0, 15.0)}
+# Relative head pose in degrees, preset plus control, kept within the public controls'
+# ranges (render_core's table): a head angle the API accepts is the angle rendered.
+# Upstream's editor sliders stop at ±15/25/15; the motion extractor's pose bins span
+# ±97.5 and driving videos turn heads further, so ±20/30/20 stays well inside the model.
+POSE_TERMS = ("head_pitch", "head_yaw", "head_roll")
+POSE_RANGES = {name: CONTROL_RANGES[name] for name in POSE_TERMS}
 TERM_RANGES: dict[str, tuple[float, float]] = {
     **SLIDER_RANGES,
     "eyelid": EYELID_RANGE,

@@ -2,11 +2,12 @@
 character, and every frame of a clip as keypoints through W and G in batches.
 
 A clip's keypoints come from the motion plan of its emotion, or from a driving video's
-motion relative to its first frame. Frames are the networks' own output: the portrait's
-square crop at twice the crop side, so a 128 px crop gives 256 px frames and a 256 px crop
-(upstream's) gives 512 px frames; they are pasted back, on the device, into the portrait's
-centred square at the requested size. W+G run through a ``FrameStep``: on CUDA compiled
-and replayed as a CUDA graph, both prepared at warm-up for every output size.
+motion relative to its first frame; either is planned once per job (``clip_plan``).
+Frames are the networks' own output: the portrait's square crop at twice the crop side,
+so a 128 px crop gives 256 px frames and a 256 px crop (upstream's) gives 512 px frames;
+they are pasted back, on the device, into the portrait's centred square at the requested
+size. W+G run through a ``FrameStep``: on CUDA compiled and replayed as a CUDA graph, both
+prepared at warm-up for every output size.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from render_core.errors import ConfigurationError, PermanentRenderError
 from render_core.manifest import RendererDescription
 from render_core.schema import Character, RenderRequest
 from render_core.settings import Settings
-from render_core.storage import open_store
-from workers.renderer import Frame, PreparedSource
-from workers.renderers.liveportrait.driving_motion import DrivingMotionCache
+from render_core.storage import ObjectStore
+from workers.motion_source import EmotionMotion, VideoMotion, motion_source
+from workers.renderer import Frame
+from workers.renderers.liveportrait.clip_plan import DrivenPlan, EmotionPlan, LivePortraitPlan
+from workers.renderers.liveportrait.driving_motion import DrivingMotion, DrivingMotionCache
 from workers.renderers.liveportrait.frame_step import FrameStep, StepOptions
 from workers.renderers.liveportrait.keypoints import MotionState
 from workers.renderers.liveportrait.model import LivePortraitModel, SourceState
@@ -80,8 +83,9 @@ class LivePortraitRenderer:
     name = "liveportrait"
     version = "1"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: ObjectStore) -> None:
         self.settings = settings
+        self.store = store
         self._loaded: _Loaded | None = None
 
     @property
@@ -107,7 +111,6 @@ class LivePortraitRenderer:
         check_weights_present(self.settings.weights_dir)
         device = resolve_device(self.settings.device)
         model = LivePortraitModel.from_weights_dir(self.settings.weights_dir, device)
-        store = open_store(self.settings)
         options = StepOptions(
             half_precision=device.type == "cuda" and self.settings.precision == "fp16",
             batch=self.settings.frame_batch_size,
@@ -116,8 +119,8 @@ class LivePortraitRenderer:
         )
         self._loaded = _Loaded(
             model,
-            SourceCache(store, self.settings.source_cache_size, device),
-            DrivingMotionCache(store, model.weights.fingerprint, device),
+            SourceCache(self.store, self.settings.source_cache_size, device),
+            DrivingMotionCache(self.store, model.weights.fingerprint, device),
             describe_device(device, self.settings.precision),
             FrameStep(model, options),
         )
@@ -133,8 +136,8 @@ class LivePortraitRenderer:
             at_rest = model.stitch(state.x_s, state.x_s)
             with torch.inference_mode():
                 self.frame_step.warm_up(state, at_rest)
-            plan = self._paste_plan(grey, centred_square_crop(grey, side), size)
-            self._frames(state, plan, at_rest)
+            paste = self._paste_plan(grey, centred_square_crop(grey, side), size)
+            self._frames(state, paste, at_rest)
         log.info(
             "LivePortrait ready on %s (weights %s%s; W+G %s, warm-up %.1f s)",
             self._ready.device_label,
@@ -156,7 +159,7 @@ class LivePortraitRenderer:
             device=self._loaded.device_label,
         )
 
-    def prepare(self, character: Character, portrait: Frame, size: int) -> PreparedSource:
+    def prepare(self, character: Character, portrait: Frame, size: int) -> LivePortraitSource:
         if size not in CROP_SIDES:
             sizes = sorted(CROP_SIDES)
             raise PermanentRenderError(f"LivePortrait renders sizes {sizes}, not {size}")
@@ -183,38 +186,48 @@ class LivePortraitRenderer:
             torch.from_numpy(output_to_canvas),
         )
 
+    def plan(self, request: RenderRequest) -> LivePortraitPlan:
+        match motion_source(request):
+            case EmotionMotion(emotion=emotion):
+                return EmotionPlan(plan_for_request(request, emotion))
+            case VideoMotion(video_id=video_id):
+                return DrivenPlan(self._driving_motion(video_id), request.fps, request.intensity)
+
     def render_batch(
-        self, source: PreparedSource, request: RenderRequest, indices: range
+        self, source: LivePortraitSource, plan: LivePortraitPlan, indices: range
     ) -> list[Frame]:
-        if not isinstance(source, LivePortraitSource):
-            raise TypeError(f"not a LivePortrait source: {type(source).__name__}")
-        if source.size != request.size:
-            raise ValueError(f"source prepared for {source.size} px, asked for {request.size} px")
+        x_d = self.keypoints(source, plan, indices)
+        return self._frames(source.state, source.paste_plan, x_d)
+
+    def keypoints(
+        self, source: LivePortraitSource, plan: LivePortraitPlan, indices: range
+    ) -> torch.Tensor:
+        """The stitched driving keypoints (B, 21, 3) of frames ``indices``: W+G's input."""
         state = source.state
         with torch.inference_mode():
-            if request.driving_video_id is not None:
-                x_d = self._driven_keypoints(state, request.driving_video_id, request, indices)
-            else:
-                assert request.emotion is not None  # the schema requires one of the two
-                plan = plan_for_request(request, request.emotion)
-                x_d = self.model.stitch(
-                    state.x_s, planned_keypoints(state.motion, plan.at(indices))
-                )
-        return self._frames(state, source.paste_plan, x_d)
+            if isinstance(plan, EmotionPlan):
+                moved = planned_keypoints(state.motion, plan.motion.at(indices))
+                return self.model.stitch(state.x_s, moved)
+            return self._driven_keypoints(state, plan, indices)
 
-    def _driven_keypoints(
-        self, state: SourceState, video_id: str, request: RenderRequest, indices: range
-    ) -> torch.Tensor:
-        """Upstream's relative motion against the video's first frame, stitched; intensity
-        scales the motion (upstream's driving multiplier), so 0 is the still source."""
+    def _driving_motion(self, video_id: str) -> DrivingMotion:
+        """The video's motion from the cache, or extracted (and cached) on first use."""
 
         def extract(frames: torch.Tensor) -> MotionState:
             with self._precision():
                 return self.model.extract_motion(frames)
 
-        driving = self._ready.driving.get(video_id, extract)
+        with torch.inference_mode():
+            return self._ready.driving.get(video_id, extract)
+
+    def _driven_keypoints(
+        self, state: SourceState, plan: DrivenPlan, indices: range
+    ) -> torch.Tensor:
+        """Upstream's relative motion against the video's first frame, stitched; intensity
+        scales the motion (upstream's driving multiplier), so 0 is the still source."""
+        driving = plan.driving
         return self.model.driven_keypoints(
-            state, driving.reference, driving.at(indices, request.fps), request.intensity
+            state, driving.reference, driving.at(indices, plan.fps), plan.intensity
         )
 
     @contextmanager
@@ -227,14 +240,14 @@ class LivePortraitRenderer:
         with self._precision():
             return self.model.prepare_source(torch.from_numpy(crop))
 
-    def _frames(self, state: SourceState, plan: PasteBack, x_d: torch.Tensor) -> list[Frame]:
+    def _frames(self, state: SourceState, paste: PasteBack, x_d: torch.Tensor) -> list[Frame]:
         """Render stitched (B, 21, 3) keypoints as one batch (split only on OOM) and paste
         them back on the device."""
 
         step = self.frame_step
 
         def render(rows: range) -> torch.Tensor:
-            return paste_back(step(state, x_d[rows.start : rows.stop]), plan).cpu()
+            return paste_back(step(state, x_d[rows.start : rows.stop]), paste).cpu()
 
         chunks = render_halving_on_oom(render, range(x_d.shape[0]))
         return [np.asarray(frame) for chunk in chunks for frame in chunk.numpy()]

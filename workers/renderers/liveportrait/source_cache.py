@@ -4,32 +4,29 @@ Preparing a portrait (crop, appearance volume, motion) is the same work for ever
 a character, so a worker keeps the most recent ones on its device (a bounded LRU) and
 writes each to storage, where any worker finds it after a restart. Entries are keyed by
 character, weights fingerprint and crop side; the crop's placement is stored with the
-state and compared on read, so a character whose crop changed is prepared again.
-A cache that cannot be read or written only costs time: failures are logged, not raised.
+state and compared on read, so a character whose crop changed is prepared again. The LRU
+and the storage objects are an ``NpzCache``.
 """
 
 from __future__ import annotations
 
-import io
-import logging
-from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from render_core import keys
-from render_core.errors import NotFound, StorageUnavailable
 from render_core.storage import ObjectStore
 from workers.renderers.liveportrait.model import SourceState
 from workers.renderers.liveportrait.motion_arrays import (
+    Arrays,
     motion_from_arrays,
     motion_to_arrays,
     tensor_array,
 )
-
-log = logging.getLogger(__name__)
+from workers.renderers.liveportrait.npz_cache import NpzCache
 
 RENDERER_NAME = "liveportrait"
 
@@ -52,75 +49,52 @@ class CachedSource:
     crop_to_original: NDArray[np.float64]
 
 
-def serialise(entry: CachedSource) -> bytes:
-    """An ``.npz`` (no pickles) of every tensor, in the dtype the model produced."""
+def _to_arrays(entry: CachedSource) -> Arrays:
+    """Every tensor, in the dtype the model produced, and the crop it was prepared from."""
     state = entry.state
     arrays = motion_to_arrays(state.motion)
     arrays |= {"feature": tensor_array(state.feature), "x_s": tensor_array(state.x_s)}
     arrays["crop_to_original"] = entry.crop_to_original
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
+    return arrays
 
 
-def deserialise(data: bytes, device: torch.device) -> CachedSource:
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        state = SourceState(
-            feature=torch.from_numpy(arrays["feature"]).to(device),
-            motion=motion_from_arrays(arrays, device),
-            x_s=torch.from_numpy(arrays["x_s"]).to(device),
-        )
-        return CachedSource(state, np.asarray(arrays["crop_to_original"], dtype=np.float64))
+def _from_arrays(arrays: np.lib.npyio.NpzFile, device: torch.device) -> CachedSource:
+    state = SourceState(
+        feature=torch.from_numpy(arrays["feature"]).to(device),
+        motion=motion_from_arrays(arrays, device),
+        x_s=torch.from_numpy(arrays["x_s"]).to(device),
+    )
+    return CachedSource(state, np.asarray(arrays["crop_to_original"], dtype=np.float64))
 
 
 class SourceCache:
     """Device-memory LRU of at most ``capacity`` sources, in front of object storage."""
 
     def __init__(self, store: ObjectStore, capacity: int, device: torch.device) -> None:
-        self.store = store
-        self.capacity = capacity
-        self.device = device
-        self._memory: OrderedDict[SourceKey, CachedSource] = OrderedDict()
+        self._cache: NpzCache[SourceKey, CachedSource] = NpzCache(
+            store,
+            capacity,
+            storage_key=lambda key: key.storage_key,
+            to_arrays=_to_arrays,
+            from_arrays=partial(_from_arrays, device=device),
+            what="source cache",
+        )
 
     def __len__(self) -> int:
-        return len(self._memory)
+        return len(self._cache)
 
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` is in device memory (storage is not asked)."""
-        return key in self._memory
+        return key in self._cache
 
     def get(self, key: SourceKey, crop_to_original: NDArray[np.float64]) -> SourceState | None:
-        entry = self._memory.get(key)
-        if entry is not None:
-            self._memory.move_to_end(key)
-        else:
-            entry = self._read(key)
+        """The state prepared from the same crop placement, else None (prepare again)."""
+        entry = self._cache.get(key)
         if entry is None or not np.allclose(entry.crop_to_original, crop_to_original):
             return None
-        self._remember(key, entry)
         return entry.state
 
     def put(
         self, key: SourceKey, state: SourceState, crop_to_original: NDArray[np.float64]
     ) -> None:
-        entry = CachedSource(state, crop_to_original)
-        self._remember(key, entry)
-        try:
-            self.store.put_bytes(key.storage_key, serialise(entry), "application/octet-stream")
-        except StorageUnavailable as exc:
-            log.warning("source cache not written to %s: %s", key.storage_key, exc.message)
-
-    def _remember(self, key: SourceKey, entry: CachedSource) -> None:
-        self._memory[key] = entry
-        self._memory.move_to_end(key)
-        while len(self._memory) > self.capacity:
-            self._memory.popitem(last=False)
-
-    def _read(self, key: SourceKey) -> CachedSource | None:
-        try:
-            return deserialise(self.store.get_bytes(key.storage_key), self.device)
-        except NotFound:
-            return None
-        except (StorageUnavailable, OSError, ValueError, KeyError) as exc:
-            log.warning("source cache at %s unreadable, preparing again: %s", key.storage_key, exc)
-            return None
+        self._cache.put(key, CachedSource(state, crop_to_original))

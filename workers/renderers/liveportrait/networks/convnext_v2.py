@@ -20,7 +20,9 @@ TINY_DIMS = (96, 192, 384, 768)
 
 
 class ChannelsFirstLayerNorm(nn.Module):
-    """LayerNorm over dim 1 of (B, C, H, W), written out so no transpose is needed."""
+    """LayerNorm of each pixel's channel vector in (B, C, H, W) maps (the stem and the
+    downsampling layers): the maps are viewed channels last, where the channels are the
+    trailing axis that ``F.layer_norm`` normalises, and viewed back."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -28,15 +30,20 @@ class ChannelsFirstLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        variance = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(variance + LAYER_NORM_EPS)
-        affine: torch.Tensor = self.weight[:, None, None] * x + self.bias[:, None, None]
-        return affine
+        per_pixel = x.permute(0, 2, 3, 1)
+        normalised = F.layer_norm(
+            per_pixel, self.weight.shape, self.weight, self.bias, eps=LAYER_NORM_EPS
+        )
+        return normalised.permute(0, 3, 1, 2)
 
 
 class GlobalResponseNorm(nn.Module):
-    """GRN on (B, H, W, C): scales each channel by its spatial L2 norm over the channel mean."""
+    """Global response normalisation of (B, H, W, C) features.
+
+    A channel's response is its L2 norm over the whole image, taken relative to the mean
+    response of all channels; the layer is ``gamma * (x * relative) + beta + x``, computed
+    here as one per-channel gain around 1: ``beta + x * (1 + gamma * relative)``.
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -44,10 +51,9 @@ class GlobalResponseNorm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, 1, 1, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spatial_norm = torch.linalg.vector_norm(x, ord=2, dim=(1, 2), keepdim=True)
-        relative = spatial_norm / (spatial_norm.mean(dim=-1, keepdim=True) + GRN_EPS)
-        out: torch.Tensor = self.gamma * (x * relative) + self.beta + x
-        return out
+        response = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
+        relative = response / (response.mean(dim=-1, keepdim=True) + GRN_EPS)
+        return torch.addcmul(self.beta, x, 1.0 + self.gamma * relative)
 
 
 class ConvNeXtV2Block(nn.Module):
