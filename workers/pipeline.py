@@ -188,7 +188,16 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     services.store.put_bytes(
         manifest_key, manifest.model_dump_json(indent=2).encode(), "application/json"
     )
-    return services.jobs.succeed(record.id, token, manifest_key, prefix)
+    succeeded = services.jobs.succeed(record.id, token, manifest_key, prefix)
+    _remove_earlier_attempts(services, record)
+    return succeeded
+
+
+def _remove_earlier_attempts(services: RenderServices, record: JobRecord) -> None:
+    """An attempt that died between writing its manifest and committing it left outputs
+    no record names; the attempt that committed removes them, so a job has one manifest."""
+    for attempt in range(1, record.attempts):
+        services.store.delete_prefix(keys.attempt_prefix(record.id, attempt))
 
 
 @dataclass

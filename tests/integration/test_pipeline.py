@@ -17,7 +17,14 @@ from render_core.characters import CharacterStore
 from render_core.errors import StorageUnavailable
 from render_core.jobs import JobStore
 from render_core.manifest import RenderManifest
-from render_core.schema import Character, JobRecord, JobStatus, RenderRequest
+from render_core.schema import (
+    Character,
+    JobError,
+    JobRecord,
+    JobStatus,
+    RendererInfo,
+    RenderRequest,
+)
 from render_core.storage import LocalStore
 from tests.conftest import SAMPLE_PORTRAIT
 from workers.outcome import RetryPolicy
@@ -109,6 +116,27 @@ def test_a_render_writes_frames_clip_and_manifest_last(
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
         assert sum(1 for _ in clip.decode(video=0)) == 10
     assert {"render", "encode_wait", "encode_mp4_close", "total"} <= manifest.timings_ms.keys()
+
+
+def test_an_attempt_that_died_after_its_manifest_leaves_no_second_manifest(
+    redis_client: redis.Redis, store: LocalStore, job: JobRecord
+) -> None:
+    jobs = JobStore(redis_client)
+    renderer = MockRenderer()
+    info = RendererInfo(name=renderer.name, version=renderer.version)
+    first = jobs.start_attempt(job.id, "doomed", info, max_attempts=3)
+    assert first is not None and first.attempt_token is not None
+    # Attempt 1 wrote its outputs and manifest, then its worker died before committing.
+    orphan = keys.manifest_key(keys.attempt_prefix(job.id, 1))
+    store.put_bytes(orphan, b"{}", "application/json")
+    lost = JobError(code="worker_lost", message="gone", retryable=True)
+    jobs.requeue(job.id, first.attempt_token, lost)
+    outcome = run_attempt(_services(redis_client, store, renderer), job.id, "survivor")
+    assert outcome.record is not None and outcome.record.status == JobStatus.succeeded
+    manifests = sorted(
+        p.relative_to(store.root).as_posix() for p in store.root.rglob("manifest.json")
+    )
+    assert manifests == [outcome.record.manifest_key] == ["renders/job1/2/manifest.json"]
 
 
 def test_frames_only_render_writes_no_clip(
