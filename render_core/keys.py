@@ -40,3 +40,8 @@ def driving_video_key(video_id: str, container: str) -> str:
 def driving_face_key(video_id: str) -> str:
     """The face crop found in a non-square driving video's first frame (JSON), if any."""
     return f"driving_videos/{video_id}/face.json"
+
+
+def driving_video_cache_prefix(video_id: str, renderer: str) -> str:
+    """What a renderer computed once from a driving video (its motion), per renderer."""
+    return f"driving_videos/{video_id}/cache/{renderer}/"

@@ -75,7 +75,7 @@ class DrivingMotion:
 
 
 def cache_key(video_id: str, fingerprint: str) -> str:
-    return f"driving_videos/{video_id}/cache/liveportrait/{fingerprint}.npz"
+    return f"{keys.driving_video_cache_prefix(video_id, 'liveportrait')}{fingerprint}.npz"
 
 
 def _concatenate(parts: list[MotionState]) -> MotionState:
