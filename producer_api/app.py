@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
     store = open_store(settings)
     store.check()
     app = FastAPI(title="avatar-render", version="0.1.0", description=DESCRIPTION)
-    jobs = JobStore(client)
+    jobs = JobStore(client, settings.events_retention_s)
     app.state.services = ApiServices(
         settings=settings,
         redis=client,

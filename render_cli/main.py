@@ -186,7 +186,7 @@ def jobs_retry(
         typer.secho("name one JOB_ID or pass --all-failed", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    store = JobStore.from_url(settings.redis_url)
+    store = JobStore.from_url(settings.redis_url, settings.events_retention_s)
     celery = make_celery(settings)
     ids = store.index.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
     for one in ids:
