@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 
 import redis
+import redis.asyncio as aredis
 from fastapi import FastAPI
 
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import install_error_handlers
+from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
-from producer_api.routes import characters, driving_videos, health, outputs, renders
+from producer_api.routes import characters, driving_videos, events, health, outputs, renders
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
@@ -55,9 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
         celery=make_celery(settings),
         idempotency=IdempotencyStore(client),
     )
+    # Event streams wait in Redis without holding a thread: their own asyncio client.
+    async_client = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_metrics(app, jobs, render_queues(settings))
-    for module in (health, characters, driving_videos, renders, outputs):
+    for module in (health, characters, driving_videos, renders, outputs, events):
         app.include_router(module.router)
     return app
 

@@ -41,7 +41,7 @@ def api(
     """Serve the HTTP API."""
     with needs_extra("api"):
         from producer_api.serve import run_api
-    run_api(host, port, workers)
+    run_api(host, port, workers, _settings().api_shutdown_grace_s)
 
 
 @app.command()

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(
         "0.0.0.0", description="Interface of the worker's /metrics (Prometheus scrapes it)."
     )
+    api_shutdown_grace_s: float = Field(
+        10.0, gt=0, le=600, description="On SIGTERM, open requests (event streams) end after this."
+    )
     events_retention_s: int = Field(
         86_400, ge=60, description="How long a tenant's events are kept (SSE resume, webhooks)."
     )
