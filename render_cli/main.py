@@ -103,6 +103,24 @@ def flower(
     raise typer.Exit(run_flower(_settings(), address, port))
 
 
+@app.command()
+def webhooks(
+    name: Annotated[str | None, typer.Option(help="Dispatcher name (default host-pid).")] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 0 if a dispatcher's heartbeat is alive.")
+    ] = False,
+) -> None:
+    """Deliver webhooks: the dispatcher (any number may run side by side)."""
+    settings = _settings()
+    with needs_extra("webhooks"):
+        from dispatcher.main import dispatcher_alive, run_dispatcher
+    if check:
+        alive = dispatcher_alive(settings)
+        typer.echo(f"alive: {', '.join(alive)}" if alive else "no dispatcher alive", err=not alive)
+        raise typer.Exit(0 if alive else 1)
+    run_dispatcher(settings, name)
+
+
 def _client(settings: Settings) -> Any:
     from render_cli.client import RenderClient
 
