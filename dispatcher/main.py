@@ -71,13 +71,14 @@ def run_dispatcher(settings: Settings, name: str | None = None) -> None:
     asyncio.run(main())
 
 
-def dispatcher_alive(settings: Settings) -> list[str]:
-    """Names of dispatchers with a live heartbeat (the container health check)."""
+def dispatcher_alive(settings: Settings, name_prefix: str = "") -> list[str]:
+    """Names of dispatchers with a live heartbeat, those starting with ``name_prefix`` (a
+    container's hostname: the default names are host-pid); the container health check."""
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     try:
         return sorted(
             str(key).removeprefix(HEARTBEAT_PREFIX)
-            for key in client.scan_iter(match=f"{HEARTBEAT_PREFIX}*")
+            for key in client.scan_iter(match=f"{HEARTBEAT_PREFIX}{name_prefix}*")
         )
     finally:
         client.close()

@@ -52,6 +52,12 @@ class RenderClient:
         result: dict[str, Any] = self._json(self.http.post("/v1/renders", json=request))
         return result
 
+    def register_webhook(self, url: str, events: list[str]) -> dict[str, Any]:
+        """The answer carries the endpoint's secret (shown only here)."""
+        body = {"url": url, "events": events}
+        result: dict[str, Any] = self._json(self.http.post("/v1/webhooks", json=body))
+        return result
+
     def job(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(self.http.get(f"/v1/renders/{job_id}"))
         return result

@@ -105,9 +105,11 @@ def flower(
 
 @app.command()
 def webhooks(
-    name: Annotated[str | None, typer.Option(help="Dispatcher name (default host-pid).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Dispatcher name (default host-pid); with --check, a prefix.")
+    ] = None,
     check: Annotated[
-        bool, typer.Option("--check", help="Exit 0 if a dispatcher's heartbeat is alive.")
+        bool, typer.Option("--check", help="Exit 0 if a dispatcher (--name) is alive.")
     ] = False,
 ) -> None:
     """Deliver webhooks: the dispatcher (any number may run side by side)."""
@@ -115,7 +117,7 @@ def webhooks(
     with needs_extra("webhooks"):
         from dispatcher.main import dispatcher_alive, run_dispatcher
     if check:
-        alive = dispatcher_alive(settings)
+        alive = dispatcher_alive(settings, name or "")
         typer.echo(f"alive: {', '.join(alive)}" if alive else "no dispatcher alive", err=not alive)
         raise typer.Exit(0 if alive else 1)
     run_dispatcher(settings, name)
