@@ -7,6 +7,7 @@ receiver takes it, survives a SIGKILL of the dispatcher, and reaches only its te
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,16 +17,17 @@ import pytest
 import redis
 
 from dispatcher.outbox import DUE_KEY
-from render_cli.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import wait_until
 from render_core.event_log import as_entries, parse_entry, stream_key
-from tests.stack import Stack, register_portrait, running_stack, wait_for_job
+from tests.stack import CLI, Stack, register_portrait, running_stack, wait_for_job
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
 KEY_A, KEY_B = "key-a-hooks-0001", "key-b-hooks-0002"
 SMALL = {"emotion": "happy", "size": 256, "duration_ms": 400, "fps": 10}
+METRICS_PORT = free_port()
 WEBHOOK_SETTINGS = {
     "webhook_allow_http": "true",
     "webhook_allow_private_urls": "true",  # the receivers are on loopback
@@ -48,7 +50,7 @@ def stack(redis_server: LocalRedis, tmp_path_factory: pytest.TempPathFactory) ->
     ) as s:
         s.start_worker("hooks-mock")
         s.start_api()
-        s.start_dispatcher("d1")
+        s.start_dispatcher("d1", webhook_metrics_port=str(METRICS_PORT))
         yield s
 
 
@@ -83,6 +85,15 @@ def _event_ids(stack: Stack, tenant: str, render_ids: list[str], types: set[str]
     events = [parse_entry(i, f) for i, f in rows]
     return {
         e.id for e in events if e.render_id in render_ids and (types is None or e.type in types)
+    }
+
+
+def _metrics(text: str) -> dict[str, float]:
+    """Prometheus text as {series: value}."""
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
     }
 
 
@@ -139,9 +150,25 @@ def test_five_500s_then_a_200_is_one_delivery_of_six_attempts(stack: Stack) -> N
         assert [a["status_code"] for a in attempts] == [500] * 5 + [200]
         assert [a["outcome"] for a in attempts] == ["retrying"] * 5 + ["delivered"]
         assert all(a["event_id"] == event_id and a["error"] == "HTTP 500" for a in attempts[:5])
-        gaps = [a["next_try_at"] for a in attempts[:5]]  # each retry was scheduled, later and later
-        assert gaps == sorted(gaps)
+        retries_at = [a["next_try_at"] for a in attempts[:5]]  # each retry scheduled, in order
+        assert retries_at == sorted(retries_at)
         client.delete(f"/v1/webhooks/{hook['id']}")
+    metrics = _metrics(httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics").text)
+    assert metrics['avatar_render_webhook_deliveries_total{outcome="retrying"}'] >= 5
+    assert metrics['avatar_render_webhook_deliveries_total{outcome="delivered"}'] >= 1
+    assert metrics['avatar_render_webhook_failures_total{reason="http_status"}'] >= 5
+    assert metrics["avatar_render_webhook_delivery_lag_seconds_count"] >= 1
+    assert metrics["avatar_render_webhook_paused_endpoints"] == 0
+    assert "avatar_render_webhook_oldest_overdue_seconds" in metrics
+
+
+def test_the_health_check_finds_the_dispatchers_heartbeat(stack: Stack) -> None:
+    def check(name: str) -> int:
+        command = [*CLI, "webhooks", "--check", "--name", name]
+        return subprocess.run(command, env=stack.env, capture_output=True, timeout=60).returncode
+
+    assert check("d1") == 0
+    assert check("nobody") == 1
 
 
 def test_killing_the_dispatcher_mid_delivery_loses_nothing(stack: Stack) -> None:
