@@ -95,19 +95,27 @@ class EventReader:
         )
         if last_id != START_ID and ms < (time.time() - self.retention_s) * 1000:
             raise expired
-        deleted = await self._max_deleted_id(tenant)
-        if deleted is not None and id_after(deleted, last_id):
+        first_kept = await self._first_kept_after_trimming(tenant)
+        if first_kept is not None and id_after(first_kept, last_id):
             raise expired
 
-    async def _max_deleted_id(self, tenant: str) -> str | None:
+    async def _first_kept_after_trimming(self, tenant: str) -> str | None:
+        """The oldest entry still kept, when older ones were trimmed (None when nothing was).
+
+        Trimming removes entries from the head only, so the events after ``last_id`` are
+        all there exactly when ``last_id`` is not before the oldest kept entry.
+        """
         try:
             info: dict[str, Any] = await self.redis.xinfo_stream(stream_key(tenant))
         except ResponseError:  # no stream: nothing was ever trimmed from it
             return None
         except RedisError as exc:
             raise self.unavailable(exc) from exc
-        deleted = info.get("max-deleted-entry-id")
-        return str(deleted) if deleted and deleted != START_ID else None
+        added, length = info.get("entries-added"), info.get("length")
+        if added is None or length is None or int(added) <= int(length):
+            return None  # Redis before 7.0 does not say; the time check still holds
+        first = info.get("recorded-first-entry-id")
+        return str(first) if first and first != START_ID else info.get("last-generated-id")
 
     async def read(self, tenant: str, after: str, block_ms: int) -> list[Event]:
         """Events after ``after``, waiting up to ``block_ms`` for the first one."""

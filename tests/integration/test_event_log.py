@@ -3,13 +3,17 @@ the change they report, a refused move writes none, and tenants have separate lo
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aredis
 
-from render_core.errors import StaleAttempt
+from producer_api.event_stream import EventReader
+from render_core.errors import EventsExpired, StaleAttempt
 from render_core.event_log import as_entries, parse_entry, stream_key
 from render_core.jobs import JobStore
 from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, RenderRequest
@@ -166,3 +170,30 @@ def test_tenants_have_separate_logs_trimmed_by_age(redis_client: redis.Redis) ->
     jobs.create([_record("new", "t3")])
     ids = [i for i, _ in as_entries(redis_client.xrange(stream_key("t3")))]
     assert "1000-0" not in ids and len(ids) == 1
+
+
+def test_a_resume_point_before_trimmed_events_is_refused(
+    redis_client: redis.Redis, store_redis_url: str
+) -> None:
+    """Within the retention by its time, but followed by entries that were trimmed (by a
+    shorter retention in force earlier): resuming there would leave a gap, so 410. Trimming
+    removes from the head only: from the oldest kept entry on, nothing is missing."""
+    key = stream_key("t1")
+    now_ms = int(time.time() * 1000)
+    ids = [redis_client.xadd(key, {"n": str(n)}, id=f"{now_ms - 100 + n}-0") for n in range(5)]
+    redis_client.xtrim(key, minid=str(ids[3]), approximate=False)  # ids 0..2 are gone
+
+    async def check(last_id: str) -> str:
+        client = aredis.Redis.from_url(store_redis_url, decode_responses=True)
+        try:
+            await EventReader(client, retention_s=3600).check_resumable("t1", last_id)
+            return "ok"
+        except EventsExpired:
+            return "expired"
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(check(str(ids[0]))) == "expired"  # ids[1] and [2] were trimmed
+    assert asyncio.run(check(str(ids[3]))) == "ok"  # the oldest kept: nothing after it gone
+    assert asyncio.run(check(str(ids[4]))) == "ok"
+    assert asyncio.run(check("0-0")) == "expired"
