@@ -18,7 +18,7 @@ from producer_api.errors import ERROR_RESPONSES, ErrorBody
 from producer_api.event_stream import RECONNECT_MS, EventReader, event_frame, follow
 from producer_api.services import Services
 from render_core.errors import InvalidInput
-from render_core.event_log import Event, EventType
+from render_core.event_log import TERMINAL_TYPES, Event, EventType
 from render_core.schema import JobRecord, JobView
 
 router = APIRouter(tags=["events"])
@@ -132,7 +132,7 @@ async def render_events(
         return event.render_id == job_id
 
     def ends(event: Event) -> bool:
-        return event.type in {t.value for t in EventType if t.is_terminal}
+        return event.type in TERMINAL_TYPES
 
     first: list[str] = []
     ended = record.status.is_terminal
