@@ -5,15 +5,25 @@ from __future__ import annotations
 import logging
 
 import redis
+import redis.asyncio as aredis
 from fastapi import FastAPI
 
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import install_error_handlers
+from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
-from producer_api.routes import characters, driving_videos, health, outputs, renders
+from producer_api.routes import (
+    characters,
+    driving_videos,
+    events,
+    health,
+    outputs,
+    renders,
+    webhooks,
+)
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
@@ -21,6 +31,7 @@ from render_core.logs import configure_logging
 from render_core.queue import make_celery, render_queues
 from render_core.settings import Settings
 from render_core.storage import open_store
+from render_core.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    jobs = JobStore(client)
+    jobs = JobStore(client, settings.events_retention_s)
     app.state.services = ApiServices(
         settings=settings,
         redis=client,
@@ -61,11 +72,15 @@ def create_app(settings: Settings) -> FastAPI:
         store=store,
         celery=make_celery(settings),
         idempotency=IdempotencyStore(client),
+        webhooks=WebhookStore(client),
     )
+    # Event streams wait in Redis without holding a thread: their own asyncio client.
+    async_client = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_docs(app)
     install_metrics(app, jobs, render_queues(settings))
-    for module in (health, characters, driving_videos, renders, outputs):
+    for module in (health, characters, driving_videos, renders, outputs, events, webhooks):
         app.include_router(module.router)
     return app
 

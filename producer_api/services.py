@@ -16,6 +16,7 @@ from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
+from render_core.webhooks import WebhookStore
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ApiServices:
     store: ObjectStore
     celery: Celery
     idempotency: IdempotencyStore
+    webhooks: WebhookStore
 
 
 def get_services(request: Request) -> ApiServices:

@@ -1,8 +1,10 @@
 """``avatar-render demo``: the whole queue on embedded defaults, seven emotions, one contact sheet.
 
-It starts a private redis-server, one mock worker and the API on loopback, renders the
-bundled sample portrait with every emotion through the real HTTP API, writes a contact
-sheet, prints where everything is and stops every process it started (Ctrl-C too).
+It starts a private redis-server, one mock worker, the API and the webhook dispatcher on
+loopback, registers a webhook to a receiver in this process, renders the bundled sample
+portrait with every emotion through the real HTTP API, writes a contact sheet, checks
+the signed webhooks arrived, prints where everything is and stops every process it
+started (Ctrl-C too).
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from avatar_render_client import AvatarRenderClient
 from render_cli.contact_sheet import sample_indices, write_contact_sheet
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
+from render_cli.webhook_sink import WebhookSink
 from render_core.emotions import Emotion
 
 FRAMES_PER_ROW = 6
+TERMINAL_EVENTS = ("render.succeeded", "render.failed", "render.cancelled")
+WEBHOOK_WAIT_S = 30.0
 
 
 def sample_portrait() -> Path:
@@ -36,6 +41,9 @@ def _child_env(redis_url: str, storage: Path) -> dict[str, str]:
         RENDER_STORAGE_URL=storage.as_uri(),
         RENDER_RENDERER="mock",
         RENDER_API_KEYS="",
+        # The demo's webhook receiver is on loopback, over plain http.
+        RENDER_WEBHOOK_ALLOW_HTTP="true",
+        RENDER_WEBHOOK_ALLOW_PRIVATE_URLS="true",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -55,6 +63,7 @@ def run_demo(out: Path, port: int) -> int:
     cli = [sys.executable, "-m", "render_cli"]
     children: list[ManagedProcess] = []
     redis_server = LocalRedis(data_dir=out / "redis")
+    sink = WebhookSink()
     try:
         redis_server.start()
         typer.echo(f"redis-server  {redis_server.url} (data in {redis_server.data_dir})")
@@ -64,22 +73,27 @@ def run_demo(out: Path, port: int) -> int:
         )
         api_args = [*cli, "api", "--host", "127.0.0.1", "--port", str(port)]
         children.append(ManagedProcess(api_args, env, logs / "api.log"))
+        hooks_args = [*cli, "webhooks", "--name", "demo"]
+        children.append(ManagedProcess(hooks_args, env, logs / "webhooks.log"))
         wait_until(lambda: _api_ready(api_url), 60, "the API answering /readyz")
         typer.echo(f"api           {api_url} (docs at {api_url}/docs)")
+        sink.start()
         with AvatarRenderClient(api_url) as client:
-            return _render_all(client, out, storage)
+            return _render_all(client, out, storage, sink)
     except KeyboardInterrupt:
         typer.echo("interrupted: shutting down")
         return 130
     finally:
+        sink.stop()
         for child in reversed(children):
             child.stop()
         redis_server.stop()
         typer.echo(f"logs          {logs}")
 
 
-def _render_all(client: AvatarRenderClient, out: Path, storage: Path) -> int:
+def _render_all(client: AvatarRenderClient, out: Path, storage: Path, sink: WebhookSink) -> int:
     started = time.monotonic()
+    sink.secret = client.create_webhook(sink.url, list(TERMINAL_EVENTS)).secret
     character = client.register_character(sample_portrait(), name="astronaut")
     jobs = client.render_batch(
         [{"character_id": character.id, "emotion": emotion.value} for emotion in Emotion]
@@ -109,5 +123,25 @@ def _render_all(client: AvatarRenderClient, out: Path, storage: Path) -> int:
         write_contact_sheet(rows, sheet)
     typer.echo(f"contact sheet {sheet}")
     typer.echo(f"storage       {storage}")
+    delivered = _report_webhooks(sink, {job.id for job in jobs})
     typer.echo(f"done in {time.monotonic() - started:.1f} s, {failed} failed")
-    return 1 if failed else 0
+    return 1 if failed or not delivered else 0
+
+
+def _report_webhooks(sink: WebhookSink, job_ids: set[str]) -> bool:
+    """Each render's end arrives as a signed webhook, verified by the receiver."""
+
+    def arrived() -> set[str]:
+        return {e["render_id"] for e in sink.events() if e["type"] in TERMINAL_EVENTS}
+
+    deadline = time.monotonic() + WEBHOOK_WAIT_S
+    while not job_ids <= arrived() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    got = len(job_ids & arrived())
+    complete = got == len(job_ids) and not sink.refused
+    typer.secho(
+        f"webhooks      {got} of {len(job_ids)} renders' endings delivered, signatures verified"
+        f" ({sink.refused} refused)",
+        fg="green" if complete else "red",
+    )
+    return complete

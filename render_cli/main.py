@@ -41,7 +41,7 @@ def api(
     """Serve the HTTP API."""
     with needs_extra("api"):
         from producer_api.serve import run_api
-    run_api(host, port, workers)
+    run_api(host, port, workers, _settings().api_shutdown_grace_s)
 
 
 @app.command()
@@ -116,6 +116,26 @@ def flower(
     from render_cli.monitor import run_flower
 
     raise typer.Exit(run_flower(_settings(), address, port))
+
+
+@app.command()
+def webhooks(
+    name: Annotated[
+        str | None, typer.Option(help="Dispatcher name (default host-pid); with --check, a prefix.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 0 if a dispatcher (--name) is alive.")
+    ] = False,
+) -> None:
+    """Deliver webhooks: the dispatcher (any number may run side by side)."""
+    settings = _settings()
+    with needs_extra("webhooks"):
+        from dispatcher.main import dispatcher_alive, run_dispatcher
+    if check:
+        alive = dispatcher_alive(settings, name or "")
+        typer.echo(f"alive: {', '.join(alive)}" if alive else "no dispatcher alive", err=not alive)
+        raise typer.Exit(0 if alive else 1)
+    run_dispatcher(settings, name)
 
 
 def _client(settings: Settings) -> AvatarRenderClient:
@@ -198,7 +218,7 @@ def jobs_retry(
         typer.secho("name one JOB_ID or pass --all-failed", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    store = JobStore.from_url(settings.redis_url)
+    store = JobStore.from_url(settings.redis_url, settings.events_retention_s)
     celery = make_celery(settings)
     ids = store.index.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
     for one in ids:

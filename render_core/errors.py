@@ -13,6 +13,7 @@ and says whether retrying can help; the task layer retries only ``TransientError
     ├── NotFound                  404: unknown, or another tenant's
     ├── Conflict                  409: the resource is in the wrong state for that
     ├── OutputsExpired            410: the render's outputs were deleted by retention
+    ├── EventsExpired             410: a resume point older than the event log's retention
     ├── Unauthorized              401: missing or unknown API key
     ├── PermanentRenderError      the render cannot succeed however often it is retried
     ├── TransientError            retry with backoff
@@ -103,6 +104,13 @@ class OutputsExpired(RenderServiceError):
     """Retention deleted the render's outputs."""
 
     code = "outputs_expired"
+    http_status = 410
+
+
+class EventsExpired(RenderServiceError):
+    """The events after that id are past retention: resuming would leave a gap."""
+
+    code = "events_expired"
     http_status = 410
 
 

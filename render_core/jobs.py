@@ -1,8 +1,9 @@
 """The job store: one JSON record per job in Redis, and the state moves between statuses.
 
 Every status move goes through ``_update``, an optimistic transaction (WATCH/MULTI) that
-re-reads the record, checks the move is legal and writes record and indexes together,
-so two processes racing on one job cannot both win. Lists and counts of many jobs are
+re-reads the record, checks the move is legal and writes record, indexes and the
+tenant's events (``render_core.event_log``) together, so two processes racing on one job
+cannot both win and no event is lost or invented. Lists and counts of many jobs are
 ``JobIndex``'s (``store.index``).
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import redis
 
 from render_core.errors import Conflict, StaleAttempt, WorkerLost
+from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move, queued_event
 from render_core.job_index import JobIndex, Page
 from render_core.records import TenantRecords
 from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
@@ -49,13 +51,16 @@ class IllegalTransition(Conflict):
 class JobStore(TenantRecords[JobRecord]):
     """Job records in Redis: reads by id (tenant-scoped), creation, and the status moves."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(
+        self, client: redis.Redis, events_retention_s: float = DEFAULT_RETENTION_S
+    ) -> None:
         super().__init__(client, "job", JobRecord)
         self.index = JobIndex(client)
+        self.events = EventLog(events_retention_s)
 
     @classmethod
-    def from_url(cls, url: str) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True))
+    def from_url(cls, url: str, events_retention_s: float = DEFAULT_RETENTION_S) -> JobStore:
+        return cls(redis.Redis.from_url(url, decode_responses=True), events_retention_s)
 
     def create(self, records: Iterable[JobRecord]) -> None:
         """Store new queued jobs with their index entries, all or none."""
@@ -66,6 +71,7 @@ class JobStore(TenantRecords[JobRecord]):
             for record, score in zip(records, scores, strict=True):
                 pipe.set(self.key(record.id), record.model_dump_json())
                 self.index.add(pipe, record, score)
+                self.events.append(pipe, record.tenant, [queued_event(record)])
             pipe.execute()
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
@@ -84,7 +90,11 @@ class JobStore(TenantRecords[JobRecord]):
 
     # -- moves --------------------------------------------------------------------------
 
-    def _update(self, job_id: str, change: Callable[[JobRecord], None]) -> JobRecord:
+    def _update(
+        self, job_id: str, change: Callable[[JobRecord], None], frames: Sequence[int] = ()
+    ) -> JobRecord:
+        """Apply ``change`` to the record and write it with its index moves and events, in
+        one transaction; ``frames`` (progress only) are the frame indices just stored."""
         key = self.key(job_id)
         try:
             with self.redis.pipeline(transaction=True) as pipe:
@@ -95,6 +105,7 @@ class JobStore(TenantRecords[JobRecord]):
                         if raw is None:
                             raise self.not_found(job_id)
                         record = JobRecord.model_validate_json(raw)
+                        old = record.model_copy(deep=True)
                         before = record.status
                         change(record)
                         if record.status not in ALLOWED_MOVES[before] | {before}:
@@ -104,6 +115,9 @@ class JobStore(TenantRecords[JobRecord]):
                         pipe.multi()
                         pipe.set(key, record.model_dump_json())
                         self.index.move(pipe, record, before, time.time())
+                        self.events.append(
+                            pipe, record.tenant, events_for_move(old, record, frames)
+                        )
                         pipe.execute()
                         return record
                     except redis.WatchError:
@@ -166,14 +180,20 @@ class JobStore(TenantRecords[JobRecord]):
         if record.status != JobStatus.running or record.attempt_token != token:
             raise StaleAttempt(f"attempt {token} no longer owns job {record.id}")
 
-    def record_progress(self, job_id: str, token: str, frames_done: int) -> JobRecord:
-        """Progress of the owning attempt; tells the caller whether a cancel was asked."""
+    def record_progress(
+        self, job_id: str, token: str, frames_done: int, stored: Sequence[int] = ()
+    ) -> JobRecord:
+        """Progress of the owning attempt; tells the caller whether a cancel was asked.
+
+        ``stored`` are the indices of the frames written to storage since the last call;
+        the progress event names them, so a client can fetch frames as they land.
+        """
 
         def change(record: JobRecord) -> None:
             self._check_owner(record, token)
             record.progress.frames_done = frames_done
 
-        return self._update(job_id, change)
+        return self._update(job_id, change, stored)
 
     def succeed(self, job_id: str, token: str, manifest_key: str, output_prefix: str) -> JobRecord:
         def change(record: JobRecord) -> None:

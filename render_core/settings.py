@@ -110,6 +110,34 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(
         "0.0.0.0", description="Interface of the worker's /metrics (Prometheus scrapes it)."
     )
+    api_shutdown_grace_s: float = Field(
+        10.0, gt=0, le=600, description="On SIGTERM, open requests (event streams) end after this."
+    )
+    events_retention_s: int = Field(
+        86_400, ge=60, description="How long a tenant's events are kept (SSE resume, webhooks)."
+    )
+    events_keepalive_s: float = Field(
+        15.0, gt=0, le=300, description="A comment on idle event streams this often."
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="One delivery's time limit.")
+    webhook_retry_for_s: float = Field(
+        86_400.0, gt=0, description="A delivery is retried this long, then dead-lettered."
+    )
+    webhook_backoff_s: float = Field(5.0, gt=0, description="First retry delay; doubles, jittered.")
+    webhook_backoff_max_s: float = Field(3600.0, gt=0, description="Longest retry delay.")
+    webhook_pause_after_s: float = Field(
+        259_200.0, gt=0, description="An endpoint failing without a success this long is paused."
+    )
+    webhook_secret_grace_s: float = Field(
+        86_400.0, ge=0, description="After a rotation the old secret also signs this long."
+    )
+    webhook_allow_http: bool = Field(False, description="Accept http:// webhook URLs.")
+    webhook_allow_private_urls: bool = Field(
+        False, description="Accept webhook hosts on private, loopback or link-local addresses."
+    )
+    webhook_concurrency: int = Field(16, ge=1, le=512, description="Deliveries in flight.")
+    webhook_metrics_port: int = Field(0, ge=0, le=65535, description="Dispatcher /metrics; 0=off.")
+    webhook_metrics_host: str = Field("0.0.0.0", description="Interface of dispatcher /metrics.")
     log_json: bool = Field(True, description="Log JSON lines.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
     api_key: str = Field("", description="The CLI's API key (when auth is on).")

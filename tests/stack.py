@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from render_cli.local_redis import free_port
 from render_cli.processes import ManagedProcess, wait_until
@@ -30,6 +31,7 @@ class Stack:
     logs: Path
     workers: list[ManagedProcess] = field(default_factory=list)
     api: ManagedProcess | None = None
+    dispatchers: list[ManagedProcess] = field(default_factory=list)
 
     def start_worker(self, name: str, *extra: str, **env: str) -> ManagedProcess:
         worker = ManagedProcess(
@@ -51,7 +53,30 @@ class Stack:
         wait_until(lambda: _answers(f"{self.api_url}/readyz"), 60, "the API answering /readyz")
         return self.api
 
+    def start_dispatcher(self, name: str = "dispatcher", **env: str) -> ManagedProcess:
+        """The webhook dispatcher (``avatar-render webhooks``), up once its heartbeat is."""
+        dispatcher = ManagedProcess(
+            [*CLI, "webhooks", "--name", name],
+            {**self.env, **{f"RENDER_{k.upper()}": v for k, v in env.items()}},
+            self.logs / f"dispatcher-{name}.log",
+        )
+        self.dispatchers.append(dispatcher)
+        client = redis.Redis.from_url(self.settings.redis_url)
+
+        def beating() -> bool:
+            if not dispatcher.alive():
+                raise RuntimeError(f"dispatcher {name} exited:\n{dispatcher.log_tail()}")
+            return bool(client.exists(f"ar:webhooks:dispatcher:{name}"))
+
+        try:
+            wait_until(beating, 30, f"dispatcher {name} heartbeat", poll_s=0.1)
+        finally:
+            client.close()
+        return dispatcher
+
     def stop(self) -> None:
+        for dispatcher in self.dispatchers:
+            dispatcher.stop()
         for worker in self.workers:
             worker.stop()
         if self.api is not None:

@@ -33,7 +33,7 @@ def create_worker_app(settings: Settings, queues: list[str], store: ObjectStore)
     def _start_heartbeat(sender: Any, **_: Any) -> None:
         # The main process: created after the pool forked, so no child inherits it.
         client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-        jobs = JobStore(client)
+        jobs = JobStore(client, settings.events_retention_s)
         hostname = str(sender.hostname)
 
         def reap() -> None:

@@ -233,11 +233,15 @@ def _render_frames(
     def settle(batch: _BatchOut) -> bool:
         """Wait for a batch's writes; True when the job should go on."""
         t = time.perf_counter()
-        entries.extend(future.result() for future in batch.stored)
+        stored = [future.result() for future in batch.stored]
+        entries.extend(stored)
         if batch.clip is not None:
             batch.clip.result()
         timings.add("encode_wait", t)
-        current = services.jobs.record_progress(record.id, token, batch.indices.stop)
+        # The progress event names the frames now in storage (none for an mp4-only job).
+        current = services.jobs.record_progress(
+            record.id, token, batch.indices.stop, [entry.index for entry in stored]
+        )
         return not current.cancel_requested
 
     try:

@@ -38,7 +38,7 @@ def build_services(settings: Settings, store: ObjectStore) -> RenderServices:
     if settings.worker_metrics_port:
         events.serve(settings.worker_metrics_host, settings.worker_metrics_port)
     return RenderServices(
-        jobs=JobStore(client),
+        jobs=JobStore(client, settings.events_retention_s),
         characters=CharacterStore(client),
         store=store,
         renderer=renderer,

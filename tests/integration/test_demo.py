@@ -31,6 +31,7 @@ def test_demo_renders_seven_emotions_and_a_contact_sheet(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done in" in result.stdout and ", 0 failed" in result.stdout
+    assert "webhooks      7 of 7 renders' endings delivered" in result.stdout
     manifests = sorted((tmp_path / "storage" / "renders").glob("*/1/manifest.json"))
     emotions = {json.loads(m.read_text())["request"]["emotion"] for m in manifests}
     assert emotions == {"neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"}
@@ -68,7 +69,7 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
             started = _children_of(demo.pid)
             break
         assert time.monotonic() < deadline, "the demo never submitted"
-    assert len(started) >= 3  # redis-server, the worker and the API
+    assert len(started) >= 4  # redis-server, the worker, the API and the dispatcher
     os.kill(demo.pid, signal.SIGINT)
     rest = demo.communicate(timeout=60)[0]
     assert demo.returncode == 130, rest

@@ -28,16 +28,28 @@ def _top_levels(modules: set[str]) -> set[str]:
 @pytest.mark.parametrize("module", ["producer_api.app", "producer_api.serve"])
 def test_the_api_never_pulls_in_workers_or_torch(module: str) -> None:
     loaded = _top_levels(_modules_after_import(module))
-    assert not loaded & {"torch", "workers", "onnxruntime", "cv2"}
+    assert not loaded & {"torch", "workers", "dispatcher", "onnxruntime", "cv2"}
+
+
+def test_the_dispatcher_needs_neither_the_api_nor_the_workers() -> None:
+    loaded = _top_levels(_modules_after_import("dispatcher.main"))
+    assert not loaded & {"torch", "fastapi", "starlette", "producer_api", "workers", "celery"}
 
 
 @pytest.mark.parametrize(
     "module",
-    ["render_core.jobs", "render_core.queue", "render_core.storage", "render_core.settings"],
+    [
+        "render_core.jobs",
+        "render_core.queue",
+        "render_core.storage",
+        "render_core.settings",
+        "render_core.webhooks",
+        "render_core.webhook_urls",
+    ],
 )
 def test_render_core_imports_neither_fastapi_nor_torch(module: str) -> None:
     loaded = _top_levels(_modules_after_import(module))
-    assert not loaded & {"torch", "fastapi", "starlette", "workers", "producer_api"}
+    assert not loaded & {"torch", "fastapi", "starlette", "workers", "producer_api", "dispatcher"}
 
 
 @pytest.mark.parametrize("module", ["workers.celery_app", "workers.renderers.mock", "workers.main"])
@@ -48,7 +60,7 @@ def test_the_mock_worker_runs_without_torch(module: str) -> None:
 
 def test_torch_is_imported_only_inside_the_liveportrait_package() -> None:
     offenders = []
-    for package in ("render_core", "producer_api", "workers"):
+    for package in ("render_core", "producer_api", "workers", "dispatcher"):
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text()
             if ("import torch" in text or "from torch" in text) and (
@@ -60,7 +72,7 @@ def test_torch_is_imported_only_inside_the_liveportrait_package() -> None:
 
 def test_only_settings_reads_the_environment() -> None:
     offenders = []
-    for package in ("render_core", "producer_api", "workers"):
+    for package in ("render_core", "producer_api", "workers", "dispatcher"):
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text()
             if "os.environ[" in text or "os.getenv" in text or "environ.get(" in text:
@@ -70,7 +82,7 @@ def test_only_settings_reads_the_environment() -> None:
 
 # --- static rules over every file: lazy imports and module-name strings count too --------
 
-PACKAGES = ("render_core", "producer_api", "workers", "render_cli")
+PACKAGES = ("render_core", "producer_api", "workers", "dispatcher", "render_cli")
 
 
 def _module_name(path: Path) -> str:
@@ -115,7 +127,7 @@ def test_render_core_names_neither_side_even_lazily_or_by_string() -> None:
             continue
         tree = ast.parse(path.read_text())
         for name in _imported_names(tree) + _module_strings(tree):
-            if name.split(".")[0] in {"producer_api", "workers", "render_cli"}:
+            if name.split(".")[0] in {"producer_api", "workers", "dispatcher", "render_cli"}:
                 offenders.append(f"{module}: {name}")
     assert offenders == []
 

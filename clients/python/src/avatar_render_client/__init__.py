@@ -76,6 +76,7 @@ from avatar_render_client.models import (
     RendererInfo,
     RenderOptions,
     RenderRequest,
+    WebhookCreated,
 )
 
 __all__ = [
@@ -127,6 +128,7 @@ __all__ = [
     "Progress",
     "QueueUnavailable",
     "Readiness",
+    "WebhookCreated",
     "RenderFailed",
     "RenderOptions",
     "RenderRequest",

@@ -28,6 +28,7 @@ from avatar_render_client.models import (
     Readiness,
     RenderOptions,
     RenderRequest,
+    WebhookCreated,
 )
 
 T = TypeVar("T")
@@ -233,6 +234,13 @@ class AsyncAvatarRenderClient:
     ) -> DownloadedOutputs:
         """Save every frame, the clip and ``manifest.json`` under ``folder``, each checked."""
         return await self._run(self._core.download_outputs(job_id, folder))
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    async def create_webhook(self, url: str, events: Sequence[str]) -> WebhookCreated:
+        """Register an endpoint for these event types; keep the returned ``secret``, it is
+        shown only here and verifies the deliveries' signatures."""
+        return await self._run(self._core.create_webhook(url, events))
 
     # --- health -------------------------------------------------------------------------
 

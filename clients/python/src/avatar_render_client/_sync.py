@@ -27,6 +27,7 @@ from avatar_render_client.models import (
     Readiness,
     RenderOptions,
     RenderRequest,
+    WebhookCreated,
 )
 
 T = TypeVar("T")
@@ -224,6 +225,13 @@ class AvatarRenderClient:
     def download_outputs(self, job_id: str, folder: str | os.PathLike[str]) -> DownloadedOutputs:
         """Save every frame, the clip and ``manifest.json`` under ``folder``, each checked."""
         return self._run(self._core.download_outputs(job_id, folder))
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    def create_webhook(self, url: str, events: Sequence[str]) -> WebhookCreated:
+        """Register an endpoint for these event types; keep the returned ``secret``, it is
+        shown only here and verifies the deliveries' signatures."""
+        return self._run(self._core.create_webhook(url, events))
 
     # --- health -------------------------------------------------------------------------
 

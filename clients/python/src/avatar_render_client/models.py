@@ -240,6 +240,16 @@ class Manifest(_Response):
         raise KeyError(f"render {self.job_id} has no frame {index} in its manifest")
 
 
+class WebhookCreated(_Response):
+    """A registered webhook endpoint; the only answer that carries its signing secret."""
+
+    id: str
+    url: str
+    events: list[str]
+    secret: str
+    previous_secret_expires_at: datetime | None = None
+
+
 class Health(_Response):
     status: str
 
