@@ -75,7 +75,10 @@ def create_app(settings: Settings) -> FastAPI:
         webhooks=WebhookStore(client),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
-    async_client = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    # Its reads block for up to a keep-alive period: the socket timeout must outlast it.
+    async_client = aredis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=settings.events_keepalive_s + 5
+    )
     app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_docs(app)

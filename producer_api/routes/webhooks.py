@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from producer_api.auth import Tenant
-from producer_api.errors import ERROR_RESPONSES
+from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.services import ApiServices, Services
 from render_core.event_log import EventType
 from render_core.webhook_urls import check_webhook_url
@@ -106,7 +106,12 @@ def _view(services: ApiServices, endpoint: WebhookEndpoint) -> WebhookView:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a webhook endpoint")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a webhook endpoint",
+    responses=error_responses(400),
+)
 def create_webhook(services: Services, tenant: Tenant, body: WebhookRequest) -> WebhookCreated:
     settings = services.settings
     check_webhook_url(body.url, settings.webhook_allow_http, settings.webhook_allow_private_urls)
@@ -121,25 +126,40 @@ def list_webhooks(services: Services, tenant: Tenant) -> WebhookList:
 
 
 @router.delete(
-    "/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an endpoint"
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an endpoint",
+    responses=error_responses(404),
 )
 def delete_webhook(services: Services, tenant: Tenant, webhook_id: str) -> Response:
     services.webhooks.delete(tenant, webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{webhook_id}/rotate-secret", summary="A new secret; the old one signs a while")
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    summary="A new secret; the old one signs a while",
+    responses=error_responses(404),
+)
 def rotate_secret(services: Services, tenant: Tenant, webhook_id: str) -> WebhookCreated:
     grace = services.settings.webhook_secret_grace_s
     return _created(services.webhooks.rotate_secret(tenant, webhook_id, grace))
 
 
-@router.post("/{webhook_id}/resume", summary="Resume a paused endpoint with the next event")
+@router.post(
+    "/{webhook_id}/resume",
+    summary="Resume a paused endpoint with the next event",
+    responses=error_responses(404),
+)
 def resume_webhook(services: Services, tenant: Tenant, webhook_id: str) -> WebhookView:
     return _view(services, services.webhooks.resume(tenant, webhook_id))
 
 
-@router.get("/{webhook_id}/deliveries", summary="Recent delivery attempts, newest first")
+@router.get(
+    "/{webhook_id}/deliveries",
+    summary="Recent delivery attempts, newest first",
+    responses=error_responses(404),
+)
 def list_deliveries(
     services: Services,
     tenant: Tenant,

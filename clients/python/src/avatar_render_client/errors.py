@@ -211,6 +211,19 @@ class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
 
 
+class EventsExpired(AvatarRenderError):
+    """The events after that Last-Event-ID are past the retention: start a fresh stream."""
+
+    code = "events_expired"
+    http_status = 410
+
+
+class WebhookUrlRefused(InvalidInput):
+    """The webhook URL is not https, or resolves to a private or loopback address."""
+
+    code = "webhook_url_refused"
+
+
 class OutputsExpired(AvatarRenderError):
     """Retention deleted the render's outputs."""
 
