@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The GPU checks of a change, on a CUDA machine that has PyTorch but no internet. Steps run
 # in the order given:
-#   install   the missing Python packages from wheels in $WHEELS (default .whl/) into .site/
+#   install   the missing Python packages from wheels in $WHEELS (default .whl/) into $SITE
+#             (default .site/)
 #   tests     pytest -m gpu tests/liveportrait (needs the conformance kit: ../shared or ./shared)
 #   queue     scripts/gpu_queue_check.sh: every emotion through Redis, a worker and the API
 #   bench     python -m benchmarks.liveportrait: per-module and per-frame network timings
-# .site/ and clients/python/src are put on PYTHONPATH for every step, so `install` can run
-# in one call and the other steps in the next, on the same machine.
+# $SITE and clients/python/src are put on PYTHONPATH for every step, so `install` can run
+# in one call and the other steps in the next, on the same machine (SITE=/tmp/site there).
 #
 #   scripts/gpu_checks.sh install queue bench
 set -euo pipefail
@@ -14,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 WHEELS=${WHEELS:-.whl}
-export PYTHONPATH="$PWD/.site:$PWD/clients/python/src${PYTHONPATH:+:$PYTHONPATH}"
+SITE=$(realpath -m "${SITE:-.site}")
+export PYTHONPATH="$SITE:$PWD/clients/python/src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 
 for step in "$@"; do
@@ -22,7 +24,7 @@ for step in "$@"; do
   case "$step" in
     install)
       "$PYTHON" -m pip install --quiet --no-index --no-deps --no-compile --upgrade \
-        --target .site "$WHEELS"/*.whl
+        --target "$SITE" "$WHEELS"/*.whl
       ;;
     tests)
       nvidia-smi -L
