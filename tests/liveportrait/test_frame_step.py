@@ -104,6 +104,7 @@ def test_a_source_of_the_other_precision_is_cast_not_refused(
 
 
 @pytest.mark.gpu
+@pytest.mark.timeout(600)  # compiling W+G with an empty inductor cache takes minutes
 @needs_cuda
 def test_compiled_graph_step_matches_the_eager_step(
     synthetic_weights_dir: Path, tmp_path: Path
