@@ -1,16 +1,19 @@
 """``avatar-render submit``: register, enqueue, follow the progress, say where the outputs are.
 
 It is a client of the HTTP API like any other, through the Python SDK
-(``avatar_render_client``): one client, not two.
+(``avatar_render_client``): one client, not two. Progress comes from the render's event
+stream (pushed as frames are stored, resumed by the SDK if the connection drops), not
+from polling the job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
-from avatar_render_client import AvatarRenderClient, Job
+from avatar_render_client import AvatarRenderClient, EventType, Job
 
 
 def submit_and_wait(
@@ -24,14 +27,7 @@ def submit_and_wait(
         return 0
     total = job.progress.frames_total
     with typer.progressbar(length=total, label="rendering") as bar:
-        shown = 0
-
-        def update(current: Job) -> None:
-            nonlocal shown
-            bar.update(current.progress.frames_done - shown)
-            shown = current.progress.frames_done
-
-        job = client.wait(job.id, on_progress=update, poll_interval_s=0.2)
+        job = _follow(client, job, bar.update)
     if job.status != "succeeded":
         message = job.error.message if job.error else ""
         typer.secho(f"job {job.id} {job.status}: {message}", fg="red")
@@ -42,3 +38,20 @@ def submit_and_wait(
     typer.echo(f"           clip     {base}/clip.mp4")
     typer.echo(f"           storage  {job.manifest_key}")
     return 0
+
+
+def _follow(client: AvatarRenderClient, job: Job, advance: Callable[[int], None]) -> Job:
+    """Move the bar with the render's events until its end; the final job after."""
+    shown = 0
+    for event in client.render_events(job.id):
+        if event.job is not None:  # render.state: where the job was when we subscribed
+            done = event.job.progress.frames_done
+        elif event.type == EventType.progress:
+            done = int(event.data["frames_done"])
+        elif event.type in (EventType.started, EventType.retried):
+            done = 0  # a new attempt renders every frame again
+        else:
+            continue
+        advance(done - shown)
+        shown = done
+    return client.get_job(job.id)

@@ -228,6 +228,12 @@ def test_cli_submit_waits_and_prints_the_outputs(stack: Stack) -> None:
     assert result.returncode == 0, result.stderr
     assert "succeeded: manifest" in result.stdout and "/clip.mp4" in result.stdout
     job_id = result.stdout.split("job ", 1)[1].split()[0]
+    # The progress bar followed the render's event stream rather than polling the job:
+    # one read of the job at the end (the other is `status` below, not yet run).
+    assert stack.api is not None
+    api_log = stack.api.log_path.read_text()
+    assert f"GET /v1/renders/{job_id}/events HTTP" in api_log
+    assert api_log.count(f"GET /v1/renders/{job_id} HTTP") == 1
     status = subprocess.run(
         [sys.executable, "-m", "render_cli", "status", job_id],
         env=env, capture_output=True, text=True, timeout=60,

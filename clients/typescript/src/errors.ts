@@ -107,6 +107,11 @@ export class OutputsExpiredError extends AvatarRenderError {
   static override readonly code: string = "outputs_expired";
   static override readonly status: number = 410;
 }
+/** The events after that Last-Event-ID are past the retention: start a stream without it. */
+export class EventsExpiredError extends AvatarRenderError {
+  static override readonly code: string = "events_expired";
+  static override readonly status: number = 410;
+}
 
 // 4xx: the client sent something the API cannot use
 export class InvalidInputError extends AvatarRenderError {
@@ -152,6 +157,10 @@ export class NoVideoStreamError extends InvalidInputError {
 export class NoVideoFramesError extends InvalidInputError {
   static override readonly code: string = "no_video_frames";
 }
+/** The webhook URL is not https, or resolves to a private or loopback address. */
+export class WebhookUrlRefusedError extends InvalidInputError {
+  static override readonly code: string = "webhook_url_refused";
+}
 
 // 5xx
 export class InternalError extends AvatarRenderError {
@@ -187,6 +196,13 @@ export class WaitTimeoutError extends AvatarRenderError {
 export class UnexpectedResponseError extends AvatarRenderError {
   static override readonly code: string = "unexpected_response";
 }
+/**
+ * A webhook delivery failed `verifyWebhook`: a missing header, no signature made with
+ * the secret, or a timestamp outside the tolerance. Answer it with a 4xx and ignore it.
+ */
+export class WebhookVerificationError extends AvatarRenderError {
+  static override readonly code: string = "webhook_verification_failed";
+}
 
 type ErrorClass = typeof AvatarRenderError;
 
@@ -204,6 +220,7 @@ const API_ERRORS: readonly ErrorClass[] = [
   IdempotencyKeyReusedError,
   IdempotencyInProgressError,
   OutputsExpiredError,
+  EventsExpiredError,
   InvalidInputError,
   ValidationError,
   UnsupportedImageError,
@@ -216,6 +233,7 @@ const API_ERRORS: readonly ErrorClass[] = [
   VideoTooManyFramesError,
   NoVideoStreamError,
   NoVideoFramesError,
+  WebhookUrlRefusedError,
   InternalError,
   TransientError,
   QueueUnavailableError,

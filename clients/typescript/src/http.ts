@@ -7,12 +7,21 @@ import {
   NotFoundError,
   UnexpectedResponseError,
 } from "./errors.js";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_RECONNECT_FOR_MS,
+  EventStream,
+  followHttp,
+} from "./events.js";
 import type {
   CallOptions,
   DownloadOptions,
+  EventsOptions,
   HealthStatus,
   IAvatarRenderer,
   PortraitInput,
+  RenderEventsOptions,
+  RenderEventStream,
   RenderOptions,
   SubmitOptions,
   WaitOptions,
@@ -270,7 +279,35 @@ export class HttpAvatarRenderer implements IAvatarRenderer {
     return status;
   }
 
+  events(options: EventsOptions = {}): RenderEventStream {
+    const query = new URLSearchParams();
+    if (options.renderId !== undefined) query.set("render_id", options.renderId);
+    if (options.types !== undefined && options.types.length > 0) query.set("types", options.types.join(","));
+    const search = query.toString() === "" ? "" : `?${query.toString()}`;
+    return this.eventStream(`/v1/events${search}`, false, options);
+  }
+
+  renderEvents(jobId: string, options: RenderEventsOptions = {}): RenderEventStream {
+    return this.eventStream(`${this.jobPath(jobId)}/events`, true, options);
+  }
+
   // ---------------------------------------------------------------- plumbing
+
+  private eventStream(path: string, endsAtTerminal: boolean, options: RenderEventsOptions): RenderEventStream {
+    const source = followHttp({
+      url: `${this.baseUrl}${path}`,
+      headers: this.headersFor({ method: "GET", path, safe: true }),
+      fetch: this.fetchImpl,
+      readError,
+      backoffMs: (failures) => this.backoff(failures - 1),
+      endsAtTerminal,
+      lastEventId: options.lastEventId,
+      signal: options.signal,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      reconnectForMs: options.reconnectForMs ?? DEFAULT_RECONNECT_FOR_MS,
+    });
+    return new EventStream(source, options.lastEventId);
+  }
 
   private jobPath(jobId: string): string {
     return `/v1/renders/${encodeURIComponent(jobId)}`;

@@ -3,7 +3,8 @@
  *
  * - `HttpAvatarRenderer`: the real API over fetch (Node 20+, browsers).
  * - `MockAvatarRenderer`: in memory and deterministic, for unit tests.
- * Both implement `IAvatarRenderer` and throw the same error classes.
+ * Both implement `IAvatarRenderer` (event streams included) and throw the same error
+ * classes. `verifyWebhook` checks the signature of a webhook delivery.
  */
 
 export * from "./errors.js";
@@ -11,9 +12,12 @@ export * from "./types.js";
 export type {
   CallOptions,
   DownloadOptions,
+  EventsOptions,
   HealthStatus,
   IAvatarRenderer,
   PortraitInput,
+  RenderEventsOptions,
+  RenderEventStream,
   RenderOptions,
   RenderParams,
   SubmitOptions,
@@ -24,4 +28,6 @@ export type { FetchLike, HttpAvatarRendererOptions } from "./http.js";
 export { MockAvatarRenderer } from "./mock.js";
 export type { MockAvatarRendererOptions } from "./mock.js";
 export { newIdempotencyKey, sha256Hex } from "./util.js";
+export { verifyWebhook, WEBHOOK_TOLERANCE_SECONDS } from "./webhooks.js";
+export type { VerifyWebhookOptions } from "./webhooks.js";
 export type { components, paths, operations } from "./generated/openapi.js";

@@ -7,8 +7,10 @@
  *
  * Time does not pass by itself: with `autoAdvance` (the default) every status read
  * (getStatus, each waitFor poll) moves that job one step (queued → running, then
- * `framesPerStep` frames a step, then done); `advance`, `settle` and `failJob` drive
- * jobs by hand. Ids count up and timestamps come from a fake clock, so a test that
+ * `framesPerStep` frames a step, then done), and so does an event stream that has
+ * handed out every event so far (each of the jobs it follows); `advance`, `settle` and
+ * `failJob` drive jobs by hand. Every move writes the events the API would, to an
+ * in-memory log that `events()` and `renderEvents()` read. Ids count up and timestamps come from a fake clock, so a test that
  * makes the same calls sees the same values.
  *
  * Frames are real PNGs (a flat colour per emotion and eased intensity); webp/jpeg
@@ -20,14 +22,19 @@ import {
   ConflictError,
   NotFoundError,
 } from "./errors.js";
+import { EventStream, type EventSource } from "./events.js";
 import { easedIntensity, frameColour, placeholder, readImageHeader, solidPng } from "./mock-media.js";
+import { MockEventLog, moving } from "./mock-events.js";
 import { validateBatch, validateRequest, type NormalizedRequest } from "./mock-validate.js";
 import type {
   CallOptions,
   DownloadOptions,
+  EventsOptions,
   HealthStatus,
   IAvatarRenderer,
   PortraitInput,
+  RenderEventsOptions,
+  RenderEventStream,
   RenderOptions,
   SubmitOptions,
   WaitOptions,
@@ -42,7 +49,7 @@ import type {
   RenderRequest,
   RenderRequestSchema,
 } from "./types.js";
-import { isTerminal } from "./types.js";
+import { isEventId, isTerminal } from "./types.js";
 import { pollUntilFinished, sha256Hex, toBytes, verifyEntry } from "./util.js";
 
 const MAX_PORTRAIT_BYTES = 10 * 1024 * 1024;
@@ -108,6 +115,7 @@ export class MockAvatarRenderer implements IAvatarRenderer {
   private readonly jobs = new Map<string, MockJob>();
   private readonly idempotency = new Map<string, IdempotencyEntry>();
   private readonly frameCache = new Map<string, Uint8Array>();
+  private readonly log = new MockEventLog(() => this.clock);
 
   constructor(options: MockAvatarRendererOptions = {}) {
     this.autoAdvance = options.autoAdvance ?? true;
@@ -201,6 +209,7 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     if (view.status === "queued") {
       view.status = "cancelled";
       view.finished_at = this.now();
+      this.log.cancelled(view);
     }
     return structuredClone(view);
   }
@@ -217,6 +226,7 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     view.finished_at = null;
     view.progress.frames_done = 0;
     view.outputs_expired = false;
+    this.log.retried(view);
     this.tick();
     return structuredClone(view);
   }
@@ -262,6 +272,49 @@ export class MockAvatarRenderer implements IAvatarRenderer {
   async healthCheck(options: CallOptions = {}): Promise<HealthStatus> {
     options.signal?.throwIfAborted();
     return { alive: true, ready: true, queuesWithoutWorkers: [] };
+  }
+
+  events(options: EventsOptions = {}): RenderEventStream {
+    const { renderId, types } = options;
+    const wanted = types === undefined || types.length === 0 ? undefined : new Set<string>(types);
+    const followed = (): MockJob[] =>
+      [...this.jobs.values()].filter((job) => moving(job.view) && (renderId === undefined || job.view.id === renderId));
+    const source = this.log.follow({
+      lastEventId: options.lastEventId,
+      matches: (event) => (renderId === undefined || event.render_id === renderId) && (wanted?.has(event.type) ?? true),
+      endsAtTerminal: false,
+      advance: () => {
+        const open = this.autoAdvance ? followed() : [];
+        for (const job of open) this.step(job);
+        return open.length > 0;
+      },
+      signal: options.signal,
+    });
+    return new EventStream(source, options.lastEventId);
+  }
+
+  renderEvents(jobId: string, options: RenderEventsOptions = {}): RenderEventStream {
+    const source = async function* (this: MockAvatarRenderer): EventSource {
+      options.signal?.throwIfAborted();
+      const job = this.job(jobId);
+      const resumed = options.lastEventId;
+      if (resumed !== undefined && isEventId(resumed) && !moving(job.view) && !this.log.anyAfter(resumed, jobId)) {
+        return; // resumed after the end: the API answers 204
+      }
+      yield* this.log.follow({
+        lastEventId: resumed,
+        matches: (event) => event.render_id === jobId,
+        first: () => this.log.state(job.view),
+        endsAtTerminal: true,
+        advance: () => {
+          if (!this.autoAdvance || !moving(job.view)) return false;
+          this.step(job);
+          return true;
+        },
+        signal: options.signal,
+      });
+    };
+    return new EventStream(source.call(this), options.lastEventId);
   }
 
   // ------------------------------------------------------- test controls
@@ -371,7 +424,10 @@ export class MockAvatarRenderer implements IAvatarRenderer {
       manifest_key: null,
       outputs_expired: false,
     }));
-    for (const view of created) this.jobs.set(view.id, { view });
+    for (const view of created) {
+      this.jobs.set(view.id, { view });
+      this.log.queued(view);
+    }
     if (key !== undefined && fingerprint !== undefined) {
       this.idempotency.set(key, { fingerprint, jobIds: created.map((view) => view.id) });
     }
@@ -387,12 +443,14 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     view.started_at = this.now();
     view.finished_at = null;
     view.progress.frames_done = 0;
+    this.log.started(view);
   }
 
   private fail(view: Job, error: JobError): void {
     view.status = "failed";
     view.error = { ...error };
     view.finished_at = this.now();
+    this.log.failed(view, error);
   }
 
   /** One step of the job's life, as a worker would move it. */
@@ -404,6 +462,7 @@ export class MockAvatarRenderer implements IAvatarRenderer {
       if (view.cancel_requested) {
         view.status = "cancelled";
         view.finished_at = this.now();
+        this.log.cancelled(view);
       } else {
         this.start(view);
       }
@@ -413,6 +472,7 @@ export class MockAvatarRenderer implements IAvatarRenderer {
       // stopped between batches; the partial outputs are gone
       view.status = "cancelled";
       view.finished_at = this.now();
+      this.log.cancelled(view);
       return;
     }
     if (view.request.metadata?.["mock_fault"] === "permanent") {
@@ -423,11 +483,13 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     const total = view.progress.frames_total ?? frameCount(view.request);
     const done = view.progress.frames_done ?? 0;
     view.progress.frames_done = Math.min(total, done + this.framesPerStep);
+    this.log.progress(view, done);
     if (view.progress.frames_done === total) {
       view.status = "succeeded";
       view.error = null;
       view.manifest_key = `renders/${view.id}/${view.attempts}/manifest.json`;
       view.finished_at = this.now();
+      this.log.succeeded(view);
     }
   }
 

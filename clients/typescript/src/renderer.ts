@@ -3,8 +3,10 @@
 import type {
   Character,
   Emotion,
+  EventType,
   FrameOptions,
   Job,
+  RenderEvent,
   RenderFields,
   RenderManifest,
   RenderRequest,
@@ -47,6 +49,37 @@ export interface WaitOptions extends CallOptions {
 export interface DownloadOptions extends CallOptions {
   /** The job's manifest when the caller has it already (saves a request per download). */
   manifest?: RenderManifest;
+}
+
+export interface RenderEventsOptions extends CallOptions {
+  /** Resume after this event id (a stored `lastEventId`); the stream starts after it. */
+  lastEventId?: string;
+  /**
+   * A connection that brings nothing (not even a keep-alive) this long is dropped and
+   * reopened; keep it above the server's keep-alive interval (15 s). Default 45 000.
+   */
+  idleTimeoutMs?: number;
+  /** How long reconnecting may fail in a row before the stream throws. Default 120 000. */
+  reconnectForMs?: number;
+}
+
+export interface EventsOptions extends RenderEventsOptions {
+  /** Only this render's events. */
+  renderId?: string;
+  /** Only these types. */
+  types?: readonly EventType[];
+}
+
+/**
+ * Events as they come, resuming by itself after a dropped connection: `for await (const
+ * event of stream)`. Breaking out of the loop, `close()` or the signal ends it.
+ */
+export interface RenderEventStream extends AsyncIterable<RenderEvent> {
+  /** Open the connection now, so the events written from here on are seen. */
+  connect(): Promise<this>;
+  /** The id of the last event handed out: `lastEventId` to resume from later. */
+  readonly lastEventId: string | undefined;
+  close(): Promise<void>;
 }
 
 export interface HealthStatus {
@@ -111,6 +144,18 @@ export interface IAvatarRenderer {
   /** Whether the API is alive and ready to render. */
   healthCheck(options?: CallOptions): Promise<HealthStatus>;
 
-  // events(): a push stream of job events (server-sent events) comes with its own
-  // issue; it will be declared here, next to waitFor, which it complements.
+  /**
+   * The tenant's events as they are written (`GET /v1/events`), optionally of one render
+   * or some types; it never ends by itself. It resumes by itself with `Last-Event-ID`,
+   * so each event comes once, in order; `EventsExpiredError` when `lastEventId` is past
+   * the retention. Connects on the first read, or at `connect()`.
+   */
+  events(options?: EventsOptions): RenderEventStream;
+
+  /**
+   * One render's events: first `render.state` (its `data` is the job), then each change;
+   * it ends after `render.succeeded`, `render.failed` or `render.cancelled` (right after
+   * the state when the job had already ended). Push rather than waitFor's polling.
+   */
+  renderEvents(jobId: string, options?: RenderEventsOptions): RenderEventStream;
 }

@@ -7,6 +7,7 @@
 import type { components, paths } from "./generated/openapi.js";
 import {
   emotionValues,
+  eventTypeValues,
   frameFormatValues,
   jobStatusValues,
   renderRequestAnyOf1Frame_formatValues,
@@ -121,4 +122,67 @@ const TERMINAL: ReadonlySet<JobStatus> = new Set<JobStatus>(["succeeded", "faile
 /** succeeded, failed and cancelled are final (failed and cancelled may be retried). */
 export function isTerminal(status: JobStatus): boolean {
   return TERMINAL.has(status);
+}
+
+// ------------------------------------------------------------ events
+
+/** The types of the tenant's event log (`render.queued` … `render.retried`). */
+export type EventType = Schemas["EventType"];
+/** Every event type in the log's order. */
+export const EVENT_TYPES: readonly EventType[] = eventTypeValues;
+
+/**
+ * Each event type's `data` (the API's "Events and webhooks" table). `render.state` is
+ * not in the log: it opens a render's stream with the job as `GET /v1/renders/{id}`
+ * shows it.
+ */
+export interface RenderEventData {
+  "render.state": Job;
+  "render.queued": { priority: Priority; frames_total: number; metadata: Metadata | null };
+  "render.started": { attempt: number; worker: string | null; renderer: RendererInfo | null };
+  /** `frames`: the indices stored since the previous progress event. */
+  "render.progress": { attempt: number; frames_done: number; frames_total: number; frames: number[] };
+  "render.succeeded": { attempt: number; manifest_key: string | null };
+  "render.failed": { attempt: number; error: JobError | null };
+  "render.cancelled": { attempt: number };
+  /** `manual`: a retry() call rather than an automatic retry after a transient error. */
+  "render.retried": { attempt: number; manual: boolean; error: JobError | null };
+}
+export type RenderEventType = keyof RenderEventData;
+
+/**
+ * One event, as an SSE `data:` line and a webhook body carry it; narrow on `type` to
+ * get its `data`. `id` is the log position (`ms-seq`, increasing): the resume point.
+ */
+export type RenderEvent = {
+  [K in RenderEventType]: { id: string; type: K; time: string; render_id: string; data: RenderEventData[K] };
+}[RenderEventType];
+
+// The log's types above are the document's: a type added to (or removed from) the
+// document's EventType fails the build here until RenderEventData follows.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const eventTypesMatch: Same<Exclude<RenderEventType, "render.state">, EventType> = true;
+void eventTypesMatch;
+
+const TERMINAL_EVENTS: ReadonlySet<string> = new Set<RenderEventType>([
+  "render.succeeded",
+  "render.failed",
+  "render.cancelled",
+]);
+
+/** The render ended with this event (or, for `render.state`, had already ended). */
+export function isTerminalEvent(event: RenderEvent): boolean {
+  return event.type === "render.state" ? isTerminal(event.data.status) : TERMINAL_EVENTS.has(event.type);
+}
+
+/** Compare two event ids (`ms-seq`) as the log orders them: negative, 0 or positive. */
+export function compareEventIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split("-").map(Number);
+  const [bm = 0, bs = 0] = b.split("-").map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
+/** Whether `id` is an event id (`ms` or `ms-seq`), as Last-Event-ID must be. */
+export function isEventId(id: string): boolean {
+  return /^[0-9]+(-[0-9]+)?$/.test(id);
 }

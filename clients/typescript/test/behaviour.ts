@@ -27,6 +27,7 @@ import {
   type RenderParams,
   type RenderRequest,
 } from "../src/index.js";
+import { eventsSuite } from "./behaviour-events.js";
 
 export const SAMPLE_PORTRAIT = new URL("../../../../render_cli/assets/astronaut.png", import.meta.url);
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -446,4 +447,5 @@ export function behaviourSuite(
       assert.deepEqual(health.queuesWithoutWorkers, []);
     });
   });
+  eventsSuite(name, makeClient);
 }

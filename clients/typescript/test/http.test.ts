@@ -14,6 +14,7 @@ import { before, describe, it } from "node:test";
 
 import {
   BadRequestError,
+  EventsExpiredError,
   HttpAvatarRenderer,
   InvalidJsonError,
   NotFoundError,
@@ -21,7 +22,38 @@ import {
   type Character,
   type FetchLike,
 } from "../src/index.js";
-import { behaviourSuite, rejectsWith, SAMPLE_PORTRAIT, SHORT } from "./behaviour.js";
+import { behaviourSuite, LONG, rejectsWith, SAMPLE_PORTRAIT, SHORT } from "./behaviour.js";
+import { assertIncreasing, untilTerminal } from "./behaviour-events.js";
+
+/**
+ * A fetch whose event streams break off after every `every` messages, halfway through a
+ * chunk, with the server's retry: made 50 ms; it notes each stream's Last-Event-ID.
+ */
+function cutting(every: number): { fetch: FetchLike; resumedFrom: (string | undefined)[] } {
+  const resumedFrom: (string | undefined)[] = [];
+  const fetch: FetchLike = async (input, init) => {
+    const response = await globalThis.fetch(input, init);
+    if (!new URL(input).pathname.endsWith("/events") || response.body === null) return response;
+    resumedFrom.push(new Headers(init?.headers).get("Last-Event-ID") ?? undefined);
+    const reader = response.body.getReader();
+    let messages = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { value, done } = await reader.read();
+        if (done) return controller.close();
+        const text = new TextDecoder().decode(value);
+        messages += text.split("data:").length - 1;
+        if (messages < every) return controller.enqueue(new TextEncoder().encode(text.replace("retry: 2000", "retry: 50")));
+        controller.enqueue(value.subarray(0, Math.floor(value.length / 2)));
+        await reader.cancel();
+        controller.error(new TypeError("connection cut by the test"));
+      },
+      cancel: () => reader.cancel(),
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+  return { fetch, resumedFrom };
+}
 
 const url = process.env["AVATAR_RENDER_URL"];
 const apiKey = process.env["AVATAR_RENDER_API_KEY"];
@@ -98,6 +130,30 @@ describe("HttpAvatarRenderer on the real API", { skip }, () => {
     assert.ok(!(bad instanceof InvalidJsonError));
     assert.equal(bad.status, 400);
     assert.equal(bad.code, "bad_request");
+  });
+
+  it("resumes an event stream cut mid-message with no gap and no duplicate", async () => {
+    const { fetch: cut, resumedFrom } = cutting(3);
+    const http = client(apiKey, cut);
+    const stream = await http.events().connect();
+    const job = await http.renderEmotion(character.id, "happy", 0.9, LONG);
+    const seen = await untilTerminal(stream, job.id);
+    // queued, started, 3 progress events (batches of 16 frames), succeeded: 2 cuts at least
+    assert.ok(resumedFrom.length >= 3, `reconnected ${resumedFrom.length - 1} times`);
+    assert.equal(resumedFrom[0], undefined);
+    const ids = seen.map((event) => event.id);
+    assert.ok(resumedFrom.slice(1).every((id) => id !== undefined && ids.includes(id)));
+    // The whole log of the render, replayed from the start without cuts: the same events.
+    const replay = await untilTerminal(client().events({ renderId: job.id, lastEventId: "0-0" }), job.id);
+    assert.deepEqual(ids, replay.map((event) => event.id));
+    assert.deepEqual(seen.map((event) => event.type).slice(0, 2), ["render.queued", "render.started"]);
+    assertIncreasing(seen);
+  });
+
+  it("refuses a resume point past the retention with EventsExpiredError (410)", async () => {
+    const error = await rejectsWith(client().events({ lastEventId: "1000-0" }).connect(), EventsExpiredError);
+    assert.equal(error.status, 410);
+    assert.equal(error.code, "events_expired");
   });
 
   it("sends the same Idempotency-Key again when a submission is retried after 503", async () => {

@@ -11,6 +11,7 @@ import {
   UnsupportedImageError,
   ValidationError,
   type Job,
+  type RenderEvent,
 } from "../src/index.js";
 import { behaviourSuite, LONG, rejectsWith, SAMPLE_PORTRAIT, SHORT } from "./behaviour.js";
 
@@ -92,5 +93,53 @@ describe("MockAvatarRenderer", () => {
     await rejectsWith(mock.registerCharacter(portrait(), "x".repeat(201)), ValidationError);
     const fromBlob = await mock.registerCharacter(new Blob([portrait()]), "blob");
     assert.equal(fromBlob.width, 512);
+  });
+
+  it("streams the events of moves made by hand: advance, cancel, failJob, retry, settle", async () => {
+    const mock = new MockAvatarRenderer({ autoAdvance: false, framesPerStep: 16 });
+    const character = await mock.registerCharacter(portrait());
+    const job = await mock.renderEmotion(character.id, "sad", 0.5, LONG);
+    const stream = await mock.events({ renderId: job.id }).connect();
+    const events = stream[Symbol.asyncIterator]();
+    const next = async (): Promise<RenderEvent> => {
+      const result = await events.next();
+      assert.ok(!result.done);
+      return result.value;
+    };
+    const waiting = next(); // nothing moves by itself
+    mock.advance(job.id);
+    assert.equal((await waiting).type, "render.started");
+    mock.failJob(job.id, { code: "worker_lost", message: "gone", retryable: true });
+    const failed = await next();
+    assert.ok(failed.type === "render.failed" && failed.data.error?.code === "worker_lost");
+    await mock.retry(job.id);
+    const retried = await next();
+    assert.ok(retried.type === "render.retried" && retried.data.manual && retried.data.attempt === 1);
+    mock.settle(job.id);
+    const rest = [await next(), await next(), await next(), await next(), await next()];
+    assert.deepEqual(
+      rest.map((event) => event.type),
+      ["render.started", "render.progress", "render.progress", "render.progress", "render.succeeded"],
+    );
+    const frames = rest.flatMap((event) => (event.type === "render.progress" ? event.data.frames : []));
+    assert.deepEqual(frames, Array.from({ length: 40 }, (_, i) => i));
+    await stream.close();
+
+    const other = await mock.renderEmotion(character.id, "happy", 0.5, LONG);
+    const cancelStream = await mock.renderEvents(other.id).connect();
+    await mock.cancel(other.id);
+    const seen: string[] = [];
+    for await (const event of cancelStream) seen.push(event.type);
+    assert.deepEqual(seen, ["render.state", "render.cancelled"]);
+  });
+
+  it("ends a waiting stream when its signal aborts", async () => {
+    const mock = new MockAvatarRenderer();
+    const controller = new AbortController();
+    const reading = (async () => {
+      for await (const event of mock.events({ signal: controller.signal })) assert.fail(event.type);
+    })();
+    setTimeout(() => controller.abort(), 5);
+    await assert.rejects(reading, { name: "AbortError" });
   });
 });

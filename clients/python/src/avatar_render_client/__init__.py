@@ -1,11 +1,13 @@
 """Python client for the avatar-render API: register portraits, render emotion clips,
-follow their progress and download verified outputs.
+follow their progress (polling or server-sent events) and download verified outputs;
+manage webhooks and verify their deliveries.
 
 It speaks only HTTP (httpx and pydantic): a service that enqueues renders needs none of
 the server's dependencies (Celery, Redis, torch).
 """
 
 from avatar_render_client._async import AsyncAvatarRenderClient
+from avatar_render_client._event_io import AsyncEventStream, EventStream
 from avatar_render_client._retry import RetryPolicy
 from avatar_render_client._sync import AvatarRenderClient
 from avatar_render_client._version import __version__
@@ -53,9 +55,11 @@ from avatar_render_client.errors import (
     VideoTooManyFrames,
     WaitTimeout,
     WebhookUrlRefused,
+    WebhookVerificationError,
     WeightsInvalid,
     WorkerLost,
 )
+from avatar_render_client.events import TERMINAL_EVENT_TYPES, Event, EventType
 from avatar_render_client.models import (
     Character,
     DetectedFace,
@@ -80,10 +84,13 @@ from avatar_render_client.models import (
     RenderRequest,
     WebhookCreated,
 )
+from avatar_render_client.webhooks import Webhook, WebhookDelivery, verify_webhook
 
 __all__ = [
     "ERROR_CLASSES",
+    "TERMINAL_EVENT_TYPES",
     "AsyncAvatarRenderClient",
+    "AsyncEventStream",
     "AvatarRenderClient",
     "AvatarRenderError",
     "Character",
@@ -98,6 +105,9 @@ __all__ = [
     "DrivingVideoNotFound",
     "Emotion",
     "EmptyFile",
+    "Event",
+    "EventStream",
+    "EventType",
     "FaceBox",
     "FaceModelsInvalid",
     "FineControls",
@@ -131,7 +141,10 @@ __all__ = [
     "Progress",
     "QueueUnavailable",
     "Readiness",
+    "Webhook",
     "WebhookCreated",
+    "WebhookDelivery",
+    "WebhookVerificationError",
     "RenderFailed",
     "RenderOptions",
     "RenderRequest",
@@ -153,4 +166,5 @@ __all__ = [
     "WeightsInvalid",
     "WorkerLost",
     "__version__",
+    "verify_webhook",
 ]

@@ -13,8 +13,17 @@ from typing import Any, TypeVar, Unpack, cast
 import httpx
 
 from avatar_render_client._core import ClientCore, Upload
+from avatar_render_client._event_io import AsyncEventStream
+from avatar_render_client._event_stream import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_RECONNECT_FOR_S,
+    render_events,
+    tenant_events,
+)
 from avatar_render_client._retry import RetryPolicy
 from avatar_render_client._steps import Call, Notify, Op, Outcome, Sleep, Step
+from avatar_render_client._webhooks_api import AsyncWebhookMethods, WebhookOps
+from avatar_render_client.events import EventType
 from avatar_render_client.models import (
     Character,
     DownloadedOutputs,
@@ -28,13 +37,12 @@ from avatar_render_client.models import (
     Readiness,
     RenderOptions,
     RenderRequest,
-    WebhookCreated,
 )
 
 T = TypeVar("T")
 
 
-class AsyncAvatarRenderClient:
+class AsyncAvatarRenderClient(AsyncWebhookMethods):
     """Asyncio client for the avatar-render HTTP API; the same methods as
     ``AvatarRenderClient``, awaited.
 
@@ -54,6 +62,7 @@ class AsyncAvatarRenderClient:
     ) -> None:
         self._core = ClientCore(base_url, api_key, retry)
         self._http = httpx.AsyncClient(transport=transport, **self._core.http_options(timeout_s))
+        self._webhooks = WebhookOps(self._core)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -235,12 +244,35 @@ class AsyncAvatarRenderClient:
         """Save every frame, the clip and ``manifest.json`` under ``folder``, each checked."""
         return await self._run(self._core.download_outputs(job_id, folder))
 
-    # --- webhooks ------------------------------------------------------------------------
+    # --- events -------------------------------------------------------------------------
 
-    async def create_webhook(self, url: str, events: Sequence[str]) -> WebhookCreated:
-        """Register an endpoint for these event types; keep the returned ``secret``, it is
-        shown only here and verifies the deliveries' signatures."""
-        return await self._run(self._core.create_webhook(url, events))
+    def events(
+        self,
+        *,
+        render_id: str | None = None,
+        types: Sequence[EventType | str] | None = None,
+        last_event_id: str | None = None,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        reconnect_for_s: float = DEFAULT_RECONNECT_FOR_S,
+    ) -> AsyncEventStream:
+        """The tenant's events as ``AvatarRenderClient.events``: ``async for``, or ``async
+        with client.events() as stream`` to connect first; resumes by itself."""
+        op = tenant_events(
+            self._core, render_id, types, last_event_id, idle_timeout_s, reconnect_for_s
+        )
+        return AsyncEventStream(self._http, op, last_event_id)
+
+    def render_events(
+        self,
+        job_id: str,
+        *,
+        last_event_id: str | None = None,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        reconnect_for_s: float = DEFAULT_RECONNECT_FOR_S,
+    ) -> AsyncEventStream:
+        """One render's events, from ``render.state`` to its terminal event."""
+        op = render_events(self._core, job_id, last_event_id, idle_timeout_s, reconnect_for_s)
+        return AsyncEventStream(self._http, op, last_event_id)
 
     # --- health -------------------------------------------------------------------------
 

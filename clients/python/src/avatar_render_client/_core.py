@@ -51,7 +51,6 @@ from avatar_render_client.models import (
     Readiness,
     RenderOptions,
     RenderRequest,
-    WebhookCreated,
 )
 
 T = TypeVar("T")
@@ -362,12 +361,6 @@ class ClientCore:
         )
 
     # --- health -----------------------------------------------------------------------
-
-    # --- webhooks ------------------------------------------------------------------------
-
-    def create_webhook(self, url: str, events: Sequence[str]) -> Op[WebhookCreated]:
-        body = {"url": url, "events": list(events)}
-        return self._model(WebhookCreated, Call("POST", self.url("v1", "webhooks"), json=body))
 
     def health(self) -> Op[Health]:
         return self._model(Health, Call("GET", self.url("healthz"), idempotent=True))

@@ -39,6 +39,8 @@ class Call:
     accept: frozenset[int] = frozenset()
     #: Where a successful response body goes (downloads); None reads it into memory.
     sink: Sink | None = None
+    #: Replaces the client's timeout (event streams wait longer between reads).
+    timeout: httpx.Timeout | None = None
 
     def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         return http.build_request(
@@ -49,6 +51,7 @@ class Call:
             data=self.data,
             files=self.files,
             headers=self.headers,
+            timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
 
 

@@ -12,8 +12,17 @@ from typing import Any, TypeVar, Unpack, cast
 import httpx
 
 from avatar_render_client._core import ClientCore, Upload
+from avatar_render_client._event_io import EventStream
+from avatar_render_client._event_stream import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_RECONNECT_FOR_S,
+    render_events,
+    tenant_events,
+)
 from avatar_render_client._retry import RetryPolicy
 from avatar_render_client._steps import Call, Notify, Op, Outcome, Sleep, Step
+from avatar_render_client._webhooks_api import WebhookMethods, WebhookOps
+from avatar_render_client.events import EventType
 from avatar_render_client.models import (
     Character,
     DownloadedOutputs,
@@ -27,13 +36,12 @@ from avatar_render_client.models import (
     Readiness,
     RenderOptions,
     RenderRequest,
-    WebhookCreated,
 )
 
 T = TypeVar("T")
 
 
-class AvatarRenderClient:
+class AvatarRenderClient(WebhookMethods):
     """Blocking client for the avatar-render HTTP API.
 
     ``base_url`` is the API's root (``http://host:8000``); ``api_key`` the tenant's key.
@@ -52,6 +60,7 @@ class AvatarRenderClient:
     ) -> None:
         self._core = ClientCore(base_url, api_key, retry)
         self._http = httpx.Client(transport=transport, **self._core.http_options(timeout_s))
+        self._webhooks = WebhookOps(self._core)
 
     def close(self) -> None:
         self._http.close()
@@ -226,12 +235,40 @@ class AvatarRenderClient:
         """Save every frame, the clip and ``manifest.json`` under ``folder``, each checked."""
         return self._run(self._core.download_outputs(job_id, folder))
 
-    # --- webhooks ------------------------------------------------------------------------
+    # --- events -------------------------------------------------------------------------
 
-    def create_webhook(self, url: str, events: Sequence[str]) -> WebhookCreated:
-        """Register an endpoint for these event types; keep the returned ``secret``, it is
-        shown only here and verifies the deliveries' signatures."""
-        return self._run(self._core.create_webhook(url, events))
+    def events(
+        self,
+        *,
+        render_id: str | None = None,
+        types: Sequence[EventType | str] | None = None,
+        last_event_id: str | None = None,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        reconnect_for_s: float = DEFAULT_RECONNECT_FOR_S,
+    ) -> EventStream:
+        """The tenant's events as they are written (server-sent events), optionally of one
+        render or some types; it never ends by itself. It reconnects on its own with the
+        last event's id, so each event comes once, in order; pass ``last_event_id`` to
+        resume from a stored id (``EventsExpired`` when that is past the retention).
+        Connects on the first read, or on entering ``with client.events() as stream``."""
+        op = tenant_events(
+            self._core, render_id, types, last_event_id, idle_timeout_s, reconnect_for_s
+        )
+        return EventStream(self._http, op, last_event_id)
+
+    def render_events(
+        self,
+        job_id: str,
+        *,
+        last_event_id: str | None = None,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        reconnect_for_s: float = DEFAULT_RECONNECT_FOR_S,
+    ) -> EventStream:
+        """One render's events: first a ``render.state`` event (``event.job`` is the job
+        then), then each change; it ends after ``render.succeeded``, ``render.failed`` or
+        ``render.cancelled`` (after the state when the job had already ended)."""
+        op = render_events(self._core, job_id, last_event_id, idle_timeout_s, reconnect_for_s)
+        return EventStream(self._http, op, last_event_id)
 
     # --- health -------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
-    └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch
+    └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch,
+        WebhookVerificationError (``verify_webhook``: the delivery is not authentic)
 """
 
 from __future__ import annotations
@@ -390,6 +391,13 @@ class ChecksumMismatch(AvatarRenderError):
         self.actual_sha256 = actual_sha256
 
 
+class WebhookVerificationError(AvatarRenderError):
+    """A webhook delivery failed ``verify_webhook``: a missing header, no signature that the
+    secret made, or a timestamp outside the tolerance. Answer it with a 4xx and ignore it."""
+
+    code = "webhook_verification_failed"
+
+
 def _subclasses(cls: type[AvatarRenderError]) -> list[type[AvatarRenderError]]:
     found = []
     for sub in cls.__subclasses__():
@@ -397,7 +405,7 @@ def _subclasses(cls: type[AvatarRenderError]) -> list[type[AvatarRenderError]]:
     return found
 
 
-_CLIENT_SIDE = (ConnectionFailed, WaitTimeout, ChecksumMismatch)
+_CLIENT_SIDE = (ConnectionFailed, WaitTimeout, ChecksumMismatch, WebhookVerificationError)
 
 #: Every code the API may send, and its class.
 ERROR_CLASSES: dict[str, type[AvatarRenderError]] = {

@@ -1,0 +1,73 @@
+/**
+ * A server-sent-events parser fed with bytes as they arrive (no I/O of its own), as the
+ * WHATWG rules say: lines end with CRLF, LF or CR (also split across chunks); `:` starts
+ * a comment; `data:` lines join with newlines; a message is dispatched at an empty line
+ * and only when it has data; `id:` sets the last event id; `retry:` (digits only) sets
+ * the reconnection delay. A message cut off by a dropped connection is never dispatched.
+ * @internal
+ */
+
+export interface SseMessage {
+  data: string;
+  /** The last event id at dispatch time. */
+  id: string | undefined;
+  event: string;
+}
+
+export class SseParser {
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: false });
+  private buffer = "";
+  private pendingCr = false;
+  private data: string[] = [];
+  private event = "";
+  lastId: string | undefined;
+  /** Milliseconds the server asked clients to wait before reconnecting. */
+  retryMs: number | undefined;
+
+  /** The messages that `chunk` completes. */
+  feed(chunk: Uint8Array): SseMessage[] {
+    let text = this.decoder.decode(chunk, { stream: true });
+    if (text !== "") {
+      if (this.pendingCr && text.startsWith("\n")) text = text.slice(1); // a CRLF split in two
+      this.pendingCr = false;
+    }
+    this.buffer += text;
+    const messages: SseMessage[] = [];
+    for (;;) {
+      const cut = this.buffer.search(/[\r\n]/);
+      if (cut < 0) return messages;
+      let sepLength = 1;
+      if (this.buffer[cut] === "\r") {
+        if (cut + 1 === this.buffer.length) this.pendingCr = true;
+        else if (this.buffer[cut + 1] === "\n") sepLength = 2;
+      }
+      const line = this.buffer.slice(0, cut);
+      this.buffer = this.buffer.slice(cut + sepLength);
+      const message = this.line(line);
+      if (message !== undefined) messages.push(message);
+    }
+  }
+
+  private line(line: string): SseMessage | undefined {
+    if (line === "") return this.dispatch();
+    if (line.startsWith(":")) return undefined;
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (name === "data") this.data.push(value);
+    else if (name === "id" && !value.includes("\0")) this.lastId = value;
+    else if (name === "event") this.event = value;
+    else if (name === "retry" && /^[0-9]+$/.test(value)) this.retryMs = Number(value);
+    return undefined;
+  }
+
+  private dispatch(): SseMessage | undefined {
+    const data = this.data;
+    const event = this.event;
+    this.data = [];
+    this.event = "";
+    if (data.length === 0) return undefined;
+    return { data: data.join("\n"), id: this.lastId, event: event || "message" };
+  }
+}
