@@ -47,8 +47,10 @@ def test_schemathesis_finds_no_failure_with_every_check(stack: Stack, tmp_path: 
         "40",
         "--seed",
         SEED,
+        # One worker: the CPython 3.11 here can raise a spurious SystemError from
+        # ast.parse in threaded code (gh-106905), which hypothesis calls.
         "--workers",
-        "2",
+        "1",
     ]
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=540, cwd=tmp_path, check=False
