@@ -27,14 +27,16 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from render_core.errors import NotFound, QueueUnavailable
+from render_core.errors import NotFound, QueueUnavailable, UnreadableRecord
 from render_core.jobs import JobStore
 from render_core.queue_depth import queue_depths
+from render_core.records import unreadable_counts
 from render_core.schema import JobStatus, utc_now
 
 log = logging.getLogger(__name__)
 
 UNMATCHED_ROUTE = "<unmatched>"
+OLDEST_CANDIDATES = 20
 
 
 class RequestMetrics:
@@ -131,17 +133,26 @@ class QueueCollector(Collector):
             "Seconds since the oldest queued job was created (0 when none waits).",
         )
         oldest.add_metric([], self._oldest_queued_age_s())
-        return [by_status, depth, failed, oldest]
+        unreadable = GaugeMetricFamily(
+            "avatar_render_unreadable_records",
+            "Records in Redis that do not parse (skipped by every listing and loop), by kind; "
+            "their keys are in the hash ar:unreadable.",
+            labels=["kind"],
+        )
+        counts = unreadable_counts(self.jobs.redis)
+        for kind in sorted({"job", *counts}):
+            unreadable.add_metric([kind], counts.get(kind, 0))
+        return [by_status, depth, failed, oldest, unreadable]
 
     def _oldest_queued_age_s(self) -> float:
-        oldest = self.jobs.index.ids_with_status(JobStatus.queued, 1)
-        if not oldest:
-            return 0.0
-        try:
-            record = self.jobs.get(oldest[0])
-        except NotFound:  # it moved on between the two reads
-            return 0.0
-        return max((utc_now() - record.created_at).total_seconds(), 0.0)
+        """Age of the oldest queued job that can be read (one that cannot is skipped)."""
+        for job_id in self.jobs.index.ids_with_status(JobStatus.queued, OLDEST_CANDIDATES):
+            try:
+                record = self.jobs.get(job_id)
+            except (NotFound, UnreadableRecord):  # moved on since, or unreadable (noted)
+                continue
+            return max((utc_now() - record.created_at).total_seconds(), 0.0)
+        return 0.0
 
 
 def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:

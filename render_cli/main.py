@@ -198,7 +198,11 @@ def jobs_failed(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) ->
 
     store = JobStore.from_url(_settings().redis_url)
     for job_id in store.index.ids_with_status(JobStatus.failed, limit):
-        record = store.get(job_id)
+        try:
+            record = store.get(job_id)
+        except RenderServiceError as exc:  # unreadable (noted) or gone: list the others
+            typer.echo(f"{job_id}\t?\t{exc.code}: {exc.message}")
+            continue
         error = record.error
         reason = f"{error.code}: {error.message}" if error else "-"
         typer.echo(f"{record.id}\t{record.tenant}\tattempts={record.attempts}\t{reason}")
@@ -222,7 +226,11 @@ def jobs_retry(
     celery = make_celery(settings)
     ids = store.index.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
     for one in ids:
-        record = store.retry(one, task_id=uuid.uuid4().hex)
+        try:
+            record = store.retry(one, task_id=uuid.uuid4().hex)
+        except RenderServiceError as exc:  # unreadable, gone or moved on: retry the others
+            typer.echo(f"{one}\tnot retried: {exc.code}: {exc.message}", err=True)
+            continue
         enqueue(celery, settings, store, [record])
         typer.echo(f"{record.id}\tre-enqueued")
 

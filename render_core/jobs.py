@@ -65,11 +65,12 @@ class JobStore(TenantRecords[JobRecord]):
     def create(self, records: Iterable[JobRecord]) -> None:
         """Store new queued jobs with their index entries, all or none."""
         records = list(records)
+        raws = [self.dump(record) for record in records]  # each reads back, or none is stored
         try:
             scores = self.index.reserve_scores(len(records))
             pipe = self.redis.pipeline(transaction=True)
-            for record, score in zip(records, scores, strict=True):
-                pipe.set(self.key(record.id), record.model_dump_json())
+            for record, raw, score in zip(records, raws, scores, strict=True):
+                pipe.set(self.key(record.id), raw)
                 self.index.add(pipe, record, score)
                 self.events.append(pipe, record.tenant, [queued_event(record)])
             pipe.execute()
@@ -79,14 +80,15 @@ class JobStore(TenantRecords[JobRecord]):
     def list_page(
         self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None
     ) -> Page:
-        """A tenant's jobs, newest first, ``limit`` at a time."""
+        """A tenant's jobs, newest first, ``limit`` at a time; an unreadable record is
+        skipped (and noted), never the page."""
         ids, next_cursor = self.index.page_ids(tenant, status, limit, cursor)
         try:
             raws = self.redis.mget([self.key(job_id) for job_id in ids]) if ids else []
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
-        jobs = [JobRecord.model_validate_json(raw) for raw in raws if raw is not None]
-        return Page(jobs=jobs, next_cursor=next_cursor)
+        jobs = self.parse_many(ids, raws)
+        return Page(jobs=[job for job in jobs if job.tenant == tenant], next_cursor=next_cursor)
 
     # -- moves --------------------------------------------------------------------------
 
@@ -104,7 +106,7 @@ class JobStore(TenantRecords[JobRecord]):
                         raw = pipe.get(key)
                         if raw is None:
                             raise self.not_found(job_id)
-                        record = JobRecord.model_validate_json(raw)
+                        record = self.parse(job_id, raw)
                         old = record.model_copy(deep=True)
                         before = record.status
                         change(record)
@@ -112,8 +114,9 @@ class JobStore(TenantRecords[JobRecord]):
                             raise IllegalTransition(
                                 f"job {job_id} cannot move from {before} to {record.status}"
                             )
+                        written = self.dump(record)
                         pipe.multi()
-                        pipe.set(key, record.model_dump_json())
+                        pipe.set(key, written)
                         self.index.move(pipe, record, before, time.time())
                         self.events.append(
                             pipe, record.tenant, events_for_move(old, record, frames)

@@ -9,16 +9,19 @@ racing with the collector writes under a new attempt's prefix, which stays.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from render_core import keys
-from render_core.errors import Conflict
+from render_core.errors import Conflict, NotFound, UnreadableRecord
 from render_core.jobs import JobStore
 from render_core.schema import JobRecord, JobStatus, utc_now
 from render_core.storage import ObjectStore
+
+log = logging.getLogger(__name__)
 
 FINISHED = (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 MOST_JOBS_PER_STATUS = 1_000_000
@@ -50,7 +53,11 @@ def _finished_before(jobs: JobStore, cutoff: datetime) -> Iterator[JobRecord]:
     job cancelled before it ever ran wrote nothing and is left out."""
     for status in FINISHED:
         for job_id in jobs.index.ids_with_status(status, MOST_JOBS_PER_STATUS):
-            record = jobs.get(job_id)
+            try:
+                record = jobs.get(job_id)
+            except (UnreadableRecord, NotFound) as exc:  # noted by the store; the rest go on
+                log.warning("retention skips job %s: %s", job_id, exc)
+                continue
             if record.outputs_expired or record.finished_at is None or record.attempts == 0:
                 continue
             if record.finished_at < cutoff:

@@ -15,18 +15,28 @@ import uuid
 import redis
 from celery import Celery
 
-from render_core.errors import RenderServiceError, WorkerLost
+from render_core.errors import NotFound, RenderServiceError, UnreadableRecord, WorkerLost
 from render_core.heartbeats import lease_key
 from render_core.jobs import JobStore
 from render_core.queue import enqueue
 from render_core.records import PREFIX
-from render_core.schema import JobError, JobStatus
+from render_core.schema import JobError, JobRecord, JobStatus
 from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = f"{PREFIX}:reaper:lock"
 LOCK_TTL_S = 10
+
+
+def _read(jobs: JobStore, job_id: str) -> JobRecord | None:
+    """One record of a round, or None: an unreadable one (noted by the store) or one gone
+    since the index was read is skipped, so one bad record never stops the round."""
+    try:
+        return jobs.get(job_id)
+    except (UnreadableRecord, NotFound) as exc:
+        log.warning("reaper skips job %s: %s", job_id, exc)
+        return None
 
 
 def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[str]:
@@ -36,8 +46,8 @@ def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[s
     """
     sent: list[str] = []
     for job_id in jobs.index.unsent_since(time.time() - settings.orphan_age_s):
-        record = jobs.get(job_id)
-        if record.status != JobStatus.queued or record.enqueued_at is not None:
+        record = _read(jobs, job_id)
+        if record is None or record.status != JobStatus.queued or record.enqueued_at is not None:
             continue
         record.task_id = uuid.uuid4().hex
         enqueue(celery, settings, jobs, [record])
@@ -56,7 +66,9 @@ def reap_lost_attempts(
     touched: list[str] = []
     try:
         for job_id in jobs.index.ids_with_status(JobStatus.running, limit=10_000):
-            record = jobs.get(job_id)
+            record = _read(jobs, job_id)
+            if record is None:
+                continue
             token = record.attempt_token
             if (
                 record.status != JobStatus.running

@@ -20,7 +20,7 @@ from producer_api.errors import ERROR_RESPONSES, ErrorBody, error_responses
 from producer_api.event_stream import RECONNECT_MS, EventReader, event_frame, follow
 from producer_api.services import Services
 from render_core.event_log import TERMINAL_TYPES, Event, EventType
-from render_core.schema import JobRecord, JobView
+from render_core.schema import JobView
 
 router = APIRouter(tags=["events"])
 
@@ -130,7 +130,7 @@ async def render_events(
     snapshot = await reader.snapshot(tenant, services.jobs.key(job_id))
     if snapshot.raw_record is None:
         raise services.jobs.not_found(job_id)
-    record = JobRecord.model_validate_json(snapshot.raw_record)
+    record = services.jobs.parse(job_id, snapshot.raw_record)
     if record.tenant != tenant:
         raise services.jobs.not_found(job_id)  # another tenant's job is answered as missing
 
