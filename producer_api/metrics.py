@@ -1,7 +1,8 @@
 """Prometheus metrics of the API: its HTTP traffic, and the queue as Redis sees it.
 
 Request counts and latencies are labelled by route template (``/v1/renders/{job_id}``),
-never by raw path, so job ids cannot explode the series count. Job, queue and
+never by raw path, and by a method from a closed set (anything else is ``other``), so
+neither job ids nor invented methods can explode the series count. Job, queue and
 dead-letter figures are read from Redis at scrape time, so every API process reports
 the same truth and nothing has to be kept in step. ``/metrics`` has no auth, like
 ``/healthz``: keep it on an internal network.
@@ -36,6 +37,20 @@ from render_core.schema import JobStatus, utc_now
 log = logging.getLogger(__name__)
 
 UNMATCHED_ROUTE = "<unmatched>"
+# Label values come from closed sets only: a client inventing methods must not invent series.
+KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "HEAD", "PUT", "PATCH", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+def status_label(status: int) -> str:
+    """An HTTP status as sent (the app's own, so 100-599)."""
+    return str(status) if 100 <= status <= 599 else "other"
+
+
 OLDEST_CANDIDATES = 20
 
 
@@ -57,7 +72,9 @@ class RequestMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
+        """``route`` is a template of the app's own routes (or ``<unmatched>``)."""
+        method = method_label(method)
+        self.requests.labels(method, route, status_label(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
 

@@ -1,0 +1,25 @@
+"""Metric labels come from closed sets: clients cannot grow the scrape (fast tier)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_invented_methods_and_paths_leave_the_scrape_small(
+    client: httpx.AsyncClient,
+) -> None:
+    before = len((await client.get("/metrics")).text)
+    for number in range(3000):
+        method = f"M{number:04d}X"
+        response = await client.request(method, f"/v1/renders/{number}/x{number}")
+        assert response.status_code < 500
+    for method in ("GET", "PATCH", "PUT", "OPTIONS"):
+        await client.request(method, "/v1/renders")
+    page = (await client.get("/metrics")).text
+    assert "M0001X" not in page and 'method="other"' in page
+    request_lines = [line for line in page.splitlines() if "api_request" in line]
+    assert len(request_lines) < 200, len(request_lines)
+    assert len(page) < before + 40_000, len(page) - before
