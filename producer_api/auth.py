@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from producer_api.services import Services
@@ -48,3 +48,19 @@ def current_tenant(
 
 
 Tenant = Annotated[str, Depends(current_tenant)]
+
+
+def optional_tenant(services: Services, request: Request) -> str | None:
+    """The caller's tenant when it sent a valid key (or auth is off); None otherwise. For
+    routes open to everyone that say more to a known caller (``/readyz``); read from the
+    header directly, so the route's document still says it needs no key."""
+    settings = services.settings
+    if not settings.auth_enabled:
+        return LOCAL_TENANT
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return _tenant_for(key.strip(), settings.tenants_by_key)
+
+
+MaybeTenant = Annotated[str | None, Depends(optional_tenant)]
