@@ -13,6 +13,7 @@ from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import install_error_handlers
 from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
+from producer_api.guard import RequestGuard
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
 from producer_api.routes import (
@@ -82,6 +83,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_docs(app)
+    # Middleware added later runs first: metrics see every answer, the guard's included.
+    app.add_middleware(RequestGuard, settings=settings)
     install_metrics(app, jobs, render_queues(settings))
     for module in (health, characters, driving_videos, renders, outputs, events, webhooks):
         app.include_router(module.router)

@@ -14,7 +14,7 @@ from render_core.errors import Unauthorized
 LOCAL_TENANT = "local"
 
 
-def _tenant_for(key: str, tenants_by_key: dict[str, str]) -> str | None:
+def tenant_for_key(key: str, tenants_by_key: dict[str, str]) -> str | None:
     # Compare against every key in constant time, so timing says nothing about near misses.
     found = None
     for known, tenant in tenants_by_key.items():
@@ -41,7 +41,7 @@ def current_tenant(
         return LOCAL_TENANT
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send Authorization: Bearer <api key>")
-    tenant = _tenant_for(credentials.credentials.strip(), settings.tenants_by_key)
+    tenant = tenant_for_key(credentials.credentials.strip(), settings.tenants_by_key)
     if tenant is None:
         raise Unauthorized("unknown API key")
     return tenant
@@ -60,7 +60,7 @@ def optional_tenant(services: Services, request: Request) -> str | None:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return None
-    return _tenant_for(key.strip(), settings.tenants_by_key)
+    return tenant_for_key(key.strip(), settings.tenants_by_key)
 
 
 MaybeTenant = Annotated[str | None, Depends(optional_tenant)]

@@ -99,7 +99,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
 
-HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
 
 STATUS_DESCRIPTIONS: dict[int, str] = {
     400: "The body cannot be parsed (not JSON, or not a multipart form).",

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(16, ge=1, le=512, description="Deliveries in flight.")
     webhook_metrics_port: int = Field(0, ge=0, le=65535, description="Dispatcher /metrics; 0=off.")
     webhook_metrics_host: str = Field("0.0.0.0", description="Interface of dispatcher /metrics.")
+    max_concurrent_uploads: int = Field(
+        4, ge=1, le=256, description="Uploads an API process parses at once; 503 past that."
+    )
     log_json: bool = Field(True, description="Log JSON lines.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
     api_key: str = Field("", description="The CLI's API key (when auth is on).")
