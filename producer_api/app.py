@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
-from producer_api.errors import install_error_handlers
+from producer_api.errors import CatchAll, install_error_handlers
 from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
 from producer_api.guard import RequestGuard
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app)
     # Middleware added later runs first: metrics see every answer, the guard's included.
     app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(CatchAll)
     install_metrics(app, jobs, render_queues(settings))
     for module in (health, characters, driving_videos, renders, outputs, events, webhooks):
         app.include_router(module.router)

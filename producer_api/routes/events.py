@@ -47,7 +47,7 @@ LastEventId = Annotated[
     str,
     Header(
         alias="Last-Event-ID",
-        pattern=r"^([0-9]+(-[0-9]+)?)?$",
+        pattern=r"^([0-9]{1,20}(-[0-9]{1,20})?)?$",
         description="Resume after this event id; the stream starts at the next event.",
     ),
 ]
@@ -79,7 +79,9 @@ async def tenant_events(
     request: Request,
     services: Services,
     tenant: Tenant,
-    render_id: Annotated[str | None, Query(description="Only this render's events.")] = None,
+    render_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this render's events.")
+    ] = None,
     types: Annotated[
         list[EventTypes] | None,
         Query(description="Only these types (comma separated or repeated)."),

@@ -172,7 +172,9 @@ def list_renders(
     tenant: Tenant,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^\d{1,18}$", description="A page's next_cursor.")
+    ] = None,
 ) -> JobPage:
     page = services.jobs.list_page(tenant, status_filter, limit, cursor)
     return JobPage(jobs=[JobView.of(r) for r in page.jobs], next_cursor=page.next_cursor)
