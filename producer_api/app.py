@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         faces=load_face_detector(settings.face_models_dir),
         store=store,
         celery=make_celery(settings),
-        idempotency=IdempotencyStore(client),
+        idempotency=IdempotencyStore(client, settings.idempotency_lease_s),
         webhooks=WebhookStore(client),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.

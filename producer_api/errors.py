@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from typing import Any
 
@@ -119,7 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RenderServiceError)
     async def _service_error(_: Request, exc: RenderServiceError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message)
+        response = error_response(exc.http_status, exc.code, exc.message)
+        if exc.retry_after_s is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -38,6 +38,8 @@ class RenderServiceError(Exception):
     code = "internal_error"
     retryable = False
     http_status = 500
+    # Seconds a client should wait before trying again (the API's Retry-After), if known.
+    retry_after_s: float | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(16, ge=1, le=512, description="Deliveries in flight.")
     webhook_metrics_port: int = Field(0, ge=0, le=65535, description="Dispatcher /metrics; 0=off.")
     webhook_metrics_host: str = Field("0.0.0.0", description="Interface of dispatcher /metrics.")
+    idempotency_lease_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="How long a request holds its Idempotency-Key; a retry meanwhile gets 409 "
+        "with Retry-After, and one after it resumes the request's work.",
+    )
     max_concurrent_uploads: int = Field(
         4, ge=1, le=256, description="Uploads an API process parses at once; 503 past that."
     )
