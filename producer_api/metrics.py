@@ -159,7 +159,22 @@ class QueueCollector(Collector):
         counts = unreadable_counts(self.jobs.redis)
         for kind in sorted({"job", *counts}):
             unreadable.add_metric([kind], counts.get(kind, 0))
-        return [by_status, depth, failed, oldest, unreadable]
+        return [by_status, depth, failed, oldest, unreadable, *self._memory()]
+
+    def _memory(self) -> list[Metric]:
+        """What the store holds in memory, and its ceiling (``INFO memory``)."""
+        info = self.jobs.redis.info("memory")
+        used = GaugeMetricFamily(
+            "avatar_render_redis_used_memory_bytes",
+            "Memory the job store's Redis uses (INFO memory used_memory).",
+        )
+        used.add_metric([], float(info.get("used_memory", 0)))
+        ceiling = GaugeMetricFamily(
+            "avatar_render_redis_maxmemory_bytes",
+            "The job store's Redis memory limit (INFO memory maxmemory; 0: none).",
+        )
+        ceiling.add_metric([], float(info.get("maxmemory", 0)))
+        return [used, ceiling]
 
     def _oldest_queued_age_s(self) -> float:
         """Age of the oldest queued job that can be read (one that cannot is skipped)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import cast
 
 import redis
@@ -22,7 +23,7 @@ from render_core.errors import Conflict
 from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move, queued_event
 from render_core.job_index import JobIndex, Page
 from render_core.job_moves import JobMoves
-from render_core.records import TenantRecords
+from render_core.records import UNREADABLE_KEY, TenantRecords
 from render_core.schema import JobRecord, JobStatus
 
 ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
@@ -119,6 +120,37 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
             raise self.unavailable(exc) from exc
         jobs = self.parse_many(ids, raws)
         return Page(jobs=[job for job in jobs if job.tenant == tenant], next_cursor=next_cursor)
+
+    def delete_finished(self, job_id: str, finished_at: datetime | None) -> bool:
+        """Delete a finished job's record and index entries (record retention).
+
+        Refused (False) when the job has moved on since it was judged: it is no longer
+        finished, or finished again at another time (``finished_at`` is the finish that was
+        judged; None for a record that was already gone or unreadable).
+        """
+        key = self.key(job_id)
+        try:
+            with self.redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        raw = pipe.get(key)
+                        tenant = None
+                        if raw is not None and finished_at is not None:
+                            record = self.parse(job_id, raw)
+                            if record.finished_at != finished_at:
+                                return False
+                            tenant = record.tenant
+                        pipe.multi()
+                        pipe.delete(key)
+                        self.index.remove(pipe, job_id, tenant)
+                        pipe.hdel(UNREADABLE_KEY, key)
+                        pipe.execute()
+                        return True
+                    except redis.WatchError:
+                        continue
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
 
     # -- moves --------------------------------------------------------------------------
 

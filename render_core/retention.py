@@ -1,4 +1,10 @@
-"""Retention: delete the outputs of renders that finished long ago, and say so in their records.
+"""Retention: delete the outputs of renders that finished long ago, and later their records.
+
+Outputs (``storage gc --older-than AGE``) and records (``RENDER_JOB_RETENTION_S``, by the
+reaper) agree: a record goes only with or after its outputs, so no output outlives the
+record that names it. ``expire_outputs`` deletes outputs and marks the record
+``outputs_expired`` (the API answers 410); ``expire_records`` deletes what outputs are
+left and then the record and its index entries.
 
 Only finished jobs (succeeded, failed, cancelled) are considered, so a queued or running
 job's outputs are never touched. Outputs go first and the record is marked after, so an
@@ -92,3 +98,35 @@ def expire_outputs(
                 continue  # retried meanwhile: its new attempt is not ours to report gone
         expired.append(Expiry(record.id, record.status, record.finished_at, objects))
     return expired
+
+
+def expire_records(
+    jobs: JobStore,
+    store: ObjectStore,
+    retention_s: float,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> list[str]:
+    """Delete (at most ``limit``) jobs that finished over ``retention_s`` ago: their
+    outputs first, then the record and its index entries. Returns the ids deleted."""
+    cutoff = (now or utc_now()).timestamp() - retention_s
+    deleted = []
+    for job_id in jobs.index.finished_before(cutoff, limit):
+        try:
+            record: JobRecord | None = jobs.get(job_id)
+        except (NotFound, UnreadableRecord):  # already gone, or damaged (noted): it goes
+            record = None
+        if record is not None:
+            if not record.status.is_terminal or record.finished_at is None:
+                continue  # retried since; its index entry goes with the move
+            for prefix in _attempt_prefixes(record):
+                store.delete_prefix(prefix)
+        else:
+            store.delete_prefix(keys.job_prefix(job_id))
+        finished_at = record.finished_at if record is not None else None
+        if jobs.delete_finished(job_id, finished_at):
+            deleted.append(job_id)
+    if deleted:
+        log.info("record retention deleted %d finished jobs", len(deleted))
+    return deleted

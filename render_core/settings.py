@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     api_shutdown_grace_s: float = Field(
         10.0, gt=0, le=600, description="On SIGTERM, open requests (event streams) end after this."
     )
+    job_retention_s: int = Field(
+        SEVEN_DAYS_S,
+        ge=60,
+        description="A finished job's record (and what outputs are left) is deleted this long "
+        "after it finished; the same age as the outputs' `storage gc --older-than 7d`.",
+    )
     events_retention_s: int = Field(
         86_400, ge=60, description="How long a tenant's events are kept (SSE resume, webhooks)."
     )

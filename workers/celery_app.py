@@ -37,7 +37,7 @@ def create_worker_app(settings: Settings, queues: list[str], store: ObjectStore)
         hostname = str(sender.hostname)
 
         def reap() -> None:
-            reap_lost_attempts(client, jobs, app, settings, holder=hostname)
+            reap_lost_attempts(client, jobs, app, settings, holder=hostname, store=store)
 
         thread = HeartbeatThread(
             client,

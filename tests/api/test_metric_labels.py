@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.scrape import parse_samples
+
 pytestmark = pytest.mark.anyio
 
 
@@ -23,3 +25,9 @@ async def test_invented_methods_and_paths_leave_the_scrape_small(
     request_lines = [line for line in page.splitlines() if "api_request" in line]
     assert len(request_lines) < 200, len(request_lines)
     assert len(page) < before + 40_000, len(page) - before
+
+
+async def test_the_store_memory_is_a_metric(client: httpx.AsyncClient) -> None:
+    samples = parse_samples((await client.get("/metrics")).text)
+    assert samples.get("avatar_render_redis_used_memory_bytes") > 100_000
+    assert samples.has("avatar_render_redis_maxmemory_bytes")
