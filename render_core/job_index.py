@@ -96,6 +96,10 @@ class JobIndex:
         pipe.zrem(UNSENT_KEY, job_id)
         pipe.zrem(FINISHED_KEY, job_id)
 
+    def note_finished(self, job_id: str, finished_at: float) -> None:
+        """Index a finished job that is not yet (written before the index existed)."""
+        self.redis.zadd(FINISHED_KEY, {job_id: finished_at}, nx=True)
+
     def finished_before(self, before: float, limit: int) -> list[str]:
         """Jobs that finished before ``before`` (epoch s), oldest first."""
         return cast("list[str]", self.redis.zrangebyscore(FINISHED_KEY, "-inf", before, 0, limit))

@@ -64,6 +64,8 @@ def _finished_before(jobs: JobStore, cutoff: datetime) -> Iterator[JobRecord]:
             except (UnreadableRecord, NotFound) as exc:  # noted by the store; the rest go on
                 log.warning("retention skips job %s: %s", job_id, exc)
                 continue
+            if record.finished_at is not None:  # jobs finished before the index existed
+                jobs.index.note_finished(record.id, record.finished_at.timestamp())
             if record.outputs_expired or record.finished_at is None or record.attempts == 0:
                 continue
             if record.finished_at < cutoff:
