@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
-import redis.asyncio as aredis
 from fastapi import FastAPI
 
 from producer_api.docs import install_docs
@@ -30,6 +28,7 @@ from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
 from render_core.queue import make_celery, render_queues
+from render_core.redis_conn import async_redis, sync_redis
 from render_core.settings import Settings
 from render_core.storage import open_store
 from render_core.webhooks import WebhookStore
@@ -52,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
             "AUTH IS OFF: RENDER_API_KEYS is empty, every caller is tenant 'local'. "
             "Use this for local runs only."
         )
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = sync_redis(settings)
     store = open_store(settings)
     store.check()
     app = FastAPI(
@@ -76,10 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
         webhooks=WebhookStore(client),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
-    # Its reads block for up to a keep-alive period: the socket timeout must outlast it.
-    async_client = aredis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=settings.events_keepalive_s + 5
-    )
+    # Its reads block for up to a keep-alive period: the socket timeout outlasts it.
+    async_client = async_redis(settings, blocking_s=settings.events_keepalive_s)
     app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_docs(app)

@@ -31,7 +31,7 @@ def _age(text: str) -> timedelta:
 def verify(job_id: Annotated[str, typer.Argument(help="A succeeded render's job id.")]) -> None:
     """Check every frame and the clip against the manifest; exit 1 on any problem."""
     settings = Settings()
-    result = verify_render(JobStore.from_url(settings.redis_url), open_store(settings), job_id)
+    result = verify_render(JobStore.from_settings(settings), open_store(settings), job_id)
     for problem in result.problems:
         typer.echo(str(problem))
     if result.ok:
@@ -59,7 +59,7 @@ def gc(
 ) -> None:
     """Delete the outputs of renders finished longer ago than the retention; mark them expired."""
     settings = Settings()
-    jobs, store = JobStore.from_url(settings.redis_url), open_store(settings)
+    jobs, store = JobStore.from_settings(settings), open_store(settings)
     expired = expire_outputs(jobs, store, older_than, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for one in expired:

@@ -24,7 +24,9 @@ from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move
 from render_core.job_index import JobIndex, Page
 from render_core.job_moves import JobMoves
 from render_core.records import UNREADABLE_KEY, TenantRecords
+from render_core.redis_conn import sync_redis
 from render_core.schema import JobRecord, JobStatus
+from render_core.settings import Settings
 
 ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     # queued → failed: its message could not be sent, or it ran out of attempts.
@@ -63,8 +65,13 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         self.events = EventLog(events_retention_s)
 
     @classmethod
-    def from_url(cls, url: str, events_retention_s: float = DEFAULT_RETENTION_S) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), events_retention_s)
+    def from_settings(cls, settings: Settings) -> JobStore:
+        return cls(sync_redis(settings), settings.events_retention_s)
+
+    @classmethod
+    def from_url(cls, url: str) -> JobStore:
+        """A store on ``url`` with the environment's other settings (tools, tests)."""
+        return cls.from_settings(Settings(redis_url=url))
 
     def create(self, records: Iterable[JobRecord], *, if_absent: bool = False) -> bool:
         """Store new queued jobs with their index entries, all or none.

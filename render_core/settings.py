@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RENDER_", env_file=".env", extra="ignore")
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Job store and Celery broker.")
+    redis_socket_timeout_s: float = Field(
+        5.0, gt=0, le=300, description="A Redis read gives up after this long (every client)."
+    )
+    redis_connect_timeout_s: float = Field(
+        2.0, gt=0, le=300, description="A Redis connect gives up after this long."
+    )
+    redis_health_check_interval_s: int = Field(
+        25, ge=0, le=3600, description="A pooled connection idle this long is checked first."
+    )
+    redis_retries: int = Field(
+        3, ge=0, le=20, description="Retries of a Redis command whose connection failed."
+    )
+    redis_retry_on_timeout: bool = Field(
+        True, description="Also retry a Redis command that timed out."
+    )
     storage_url: str = Field(
         default_factory=_default_storage_url,
         description="file:///path (local directory) or s3://bucket/prefix.",
