@@ -12,6 +12,7 @@ from producer_api.errors import CatchAll, install_error_handlers
 from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
 from producer_api.guard import RequestGuard
+from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
 from producer_api.routes import (
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         celery=make_celery(settings),
         idempotency=IdempotencyStore(client, settings.idempotency_lease_s),
         webhooks=WebhookStore(client),
+        heavy=HeavyWork(settings.validation_processes, settings.face_models_dir),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
     # Its reads block for up to a keep-alive period: the socket timeout outlasts it.

@@ -156,6 +156,7 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     413: "Over the size limits.",
     415: "Not a media type this route accepts, or undecodable.",
     422: "The request failed validation; the message names the fields.",
+    429: "This tenant has as many uploads being checked as it may; retry after Retry-After.",
     503: "Redis or object storage did not answer; retry later.",
 }
 

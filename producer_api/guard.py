@@ -8,13 +8,14 @@ spooled to disk, before the 401. Here, in order and before the app sees the requ
 2. each route has a body limit (JSON routes 1 MiB, a portrait 10 MB and a driving video
    100 MB, each plus room for the multipart framing): a larger ``Content-Length`` is 413
    at once, and the bytes actually streamed are counted, 413 as soon as they pass it;
-3. uploads take a slot: at most ``RENDER_MAX_CONCURRENT_UPLOADS`` are parsed at once
-   (503 with ``Retry-After`` past that).
+3. uploads take a slot: at most ``RENDER_MAX_CONCURRENT_UPLOADS`` are read and checked
+   at once (503 with ``Retry-After`` past that), and at most
+   ``RENDER_TENANT_CONCURRENT_VALIDATIONS`` of one tenant (429 with ``Retry-After``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +34,6 @@ UPLOAD_LIMITS = {
     ("POST", "/v1/driving-videos"): MAX_VIDEO_BYTES + MULTIPART_OVERHEAD,
 }
 UPLOADS_RETRY_AFTER_S = 2
-TENANT_SCOPE_KEY = "avatar_render.tenant"
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -70,19 +70,29 @@ def declared_length(scope: Scope) -> int | None:
 
 @dataclass
 class UploadSlots:
-    """Uploads being parsed in this process; a slot is taken before the body is read."""
+    """Uploads being read or checked in this process, in all and per tenant; a slot is
+    taken before the body is read and given back when the answer is sent."""
 
     limit: int
+    per_tenant: int
     busy: int = 0
+    tenants: dict[str, int] = field(default_factory=dict)
 
-    def take(self) -> bool:
+    def take(self, tenant: str) -> int | None:
+        """None when taken; else the status that refuses it (429 tenant, 503 everyone)."""
+        if self.tenants.get(tenant, 0) >= self.per_tenant:
+            return 429
         if self.busy >= self.limit:
-            return False
+            return 503
         self.busy += 1
-        return True
+        self.tenants[tenant] = self.tenants.get(tenant, 0) + 1
+        return None
 
-    def give_back(self) -> None:
+    def give_back(self, tenant: str) -> None:
         self.busy -= 1
+        self.tenants[tenant] -= 1
+        if not self.tenants[tenant]:
+            del self.tenants[tenant]
 
 
 class RequestGuard:
@@ -91,18 +101,19 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.uploads = UploadSlots(limit=settings.max_concurrent_uploads)
+        self.uploads = UploadSlots(
+            limit=settings.max_concurrent_uploads,
+            per_tenant=settings.tenant_concurrent_validations,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if protected(str(scope["path"])):
-            tenant = self._tenant(scope)
-            if tenant is None:
-                await self._refuse(scope, receive, send, 401, "unauthorized")
-                return
-            scope.setdefault("state", {})[TENANT_SCOPE_KEY] = tenant
+        tenant = self._tenant(scope) if protected(str(scope["path"])) else LOCAL_TENANT
+        if tenant is None:
+            await self._refuse(scope, receive, send, 401, "unauthorized")
+            return
         limit = body_limit(scope)
         declared = declared_length(scope)
         if declared is not None and declared > limit:
@@ -111,13 +122,15 @@ class RequestGuard:
         if not is_upload(scope):
             await self._pass(scope, receive, send, limit)
             return
-        if not self.uploads.take():
-            await self._refuse(scope, receive, send, 503, "uploads_busy")
+        refused = self.uploads.take(tenant)
+        if refused is not None:
+            code = "too_many_validations" if refused == 429 else "uploads_busy"
+            await self._refuse(scope, receive, send, refused, code)
             return
         try:
             await self._pass(scope, receive, send, limit)
         finally:
-            self.uploads.give_back()
+            self.uploads.give_back(tenant)
 
     def _tenant(self, scope: Scope) -> str | None:
         if not self.settings.auth_enabled:
@@ -160,9 +173,10 @@ class RequestGuard:
         messages = {
             401: "send Authorization: Bearer <a valid api key>",
             413: f"the request body is over {limit} bytes",
+            429: "this tenant has as many uploads being checked as it may; retry shortly",
             503: "too many uploads are being checked; retry shortly",
         }
         response = error_response(status, code, messages[status])
-        if status == 503:
+        if status in (429, 503):
             response.headers["Retry-After"] = str(UPLOADS_RETRY_AFTER_S)
         await response(scope, receive, send)

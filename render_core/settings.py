@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         description="How long a request holds its Idempotency-Key; a retry meanwhile gets 409 "
         "with Retry-After, and one after it resumes the request's work.",
     )
+    validation_processes: int = Field(
+        2, ge=1, le=64, description="Processes that decode uploads and find faces for the API."
+    )
+    tenant_concurrent_validations: int = Field(
+        2, ge=1, le=64, description="Uploads one tenant may have checked at once; 429 past that."
+    )
     max_concurrent_uploads: int = Field(
         4, ge=1, le=256, description="Uploads an API process parses at once; 503 past that."
     )
