@@ -113,7 +113,7 @@ def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> L
         ).json()
         body = {"character_id": character["id"], **JOB}
         client.post("/v1/renders", json=body).raise_for_status()  # warm every path once
-        store = JobStore.from_url(settings.redis_url)
+        store = JobStore.from_settings(settings)
         wait_until(lambda: store.index.count(JobStatus.succeeded) == 1, 60, "warm-up job")
 
         def submit(_: int) -> tuple[str, float]:

@@ -126,8 +126,12 @@ class FanOut:
             return []
         raws = cast("list[str | None]", await self.redis.mget([endpoint_key(i) for i in ids]))
         paused = cast("list[int]", await self.redis.smismember(PAUSED_KEY, ids))
-        return [
-            WebhookEndpoint.model_validate_json(raw)
-            for raw, is_paused in zip(raws, paused, strict=True)
-            if raw and not is_paused
-        ]
+        endpoints = []
+        for endpoint_id, raw, is_paused in zip(ids, raws, paused, strict=True):
+            if not raw or is_paused:
+                continue
+            try:
+                endpoints.append(WebhookEndpoint.model_validate_json(raw))
+            except ValueError as exc:  # one bad record must not stop the tenant's deliveries
+                log.error("unreadable webhook endpoint %s skipped: %s", endpoint_id, exc)
+        return endpoints

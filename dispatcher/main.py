@@ -8,19 +8,18 @@ import os
 import signal
 import socket
 
-import redis
-import redis.asyncio as aredis
-
 from dispatcher.fanout import FanOut
 from dispatcher.metrics import DispatcherMetrics
 from dispatcher.outbox import Outbox, Policy
 from dispatcher.sender import Sender
 from dispatcher.service import HEARTBEAT_PREFIX, Dispatcher
+from render_core.redis_conn import async_redis, sync_redis
 from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LEASE_MARGIN_S = 5.0
+FANOUT_BLOCK_S = 1.0
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -36,8 +35,9 @@ def policy_from(settings: Settings) -> Policy:
 
 def build_dispatcher(settings: Settings, name: str | None = None) -> Dispatcher:
     name = name or f"{socket.gethostname()}-{os.getpid()}"
-    client = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
-    metrics = DispatcherMetrics(redis.Redis.from_url(settings.redis_url, decode_responses=True))
+    # The fan-out blocks in XREADGROUP for up to its block time: the socket outlasts it.
+    client = async_redis(settings, blocking_s=FANOUT_BLOCK_S)
+    metrics = DispatcherMetrics(sync_redis(settings))
     if settings.webhook_metrics_port:
         metrics.serve(settings.webhook_metrics_host, settings.webhook_metrics_port)
     sender = Sender(
@@ -48,7 +48,7 @@ def build_dispatcher(settings: Settings, name: str | None = None) -> Dispatcher:
     return Dispatcher(
         client,
         Outbox(client, policy_from(settings)),
-        FanOut(client, consumer=name),
+        FanOut(client, consumer=name, block_ms=round(FANOUT_BLOCK_S * 1000)),
         sender,
         metrics,
         concurrency=settings.webhook_concurrency,
@@ -74,7 +74,7 @@ def run_dispatcher(settings: Settings, name: str | None = None) -> None:
 def dispatcher_alive(settings: Settings, name_prefix: str = "") -> list[str]:
     """Names of dispatchers with a live heartbeat, those starting with ``name_prefix`` (a
     container's hostname: the default names are host-pid); the container health check."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = sync_redis(settings)
     try:
         return sorted(
             str(key).removeprefix(HEARTBEAT_PREFIX)

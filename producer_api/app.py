@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-import redis
-import redis.asyncio as aredis
 from fastapi import FastAPI
 
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
-from producer_api.errors import install_error_handlers
+from producer_api.errors import CatchAll, install_error_handlers
 from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
+from producer_api.guard import RequestGuard
+from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
 from producer_api.routes import (
@@ -29,6 +29,7 @@ from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
 from render_core.queue import make_celery, render_queues
+from render_core.redis_conn import async_redis, sync_redis
 from render_core.settings import Settings
 from render_core.storage import open_store
 from render_core.webhooks import WebhookStore
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
             "AUTH IS OFF: RENDER_API_KEYS is empty, every caller is tenant 'local'. "
             "Use this for local runs only."
         )
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = sync_redis(settings)
     store = open_store(settings)
     store.check()
     app = FastAPI(
@@ -71,17 +72,19 @@ def create_app(settings: Settings) -> FastAPI:
         faces=load_face_detector(settings.face_models_dir),
         store=store,
         celery=make_celery(settings),
-        idempotency=IdempotencyStore(client),
+        idempotency=IdempotencyStore(client, settings.idempotency_lease_s),
         webhooks=WebhookStore(client),
+        heavy=HeavyWork(settings.validation_processes, settings.face_models_dir),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
-    # Its reads block for up to a keep-alive period: the socket timeout must outlast it.
-    async_client = aredis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=settings.events_keepalive_s + 5
-    )
+    # Its reads block for up to a keep-alive period: the socket timeout outlasts it.
+    async_client = async_redis(settings, blocking_s=settings.events_keepalive_s)
     app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_docs(app)
+    # Middleware added later runs first: metrics see every answer, the guard's included.
+    app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(CatchAll)
     install_metrics(app, jobs, render_queues(settings))
     for module in (health, characters, driving_videos, renders, outputs, events, webhooks):
         app.include_router(module.router)

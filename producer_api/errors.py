@@ -1,8 +1,15 @@
-"""Every error leaves the API as ``{"error": {"code": ..., "message": ...}}``."""
+"""Every error leaves the API as ``{"error": {"code": ..., "message": ...}}``.
+
+Known errors map to their status; anything unexpected is caught by ``CatchAll``, logged
+with its traceback and answered 500 ``internal_error`` in the same envelope, never as
+a plain-text page.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+import math
 import re
 from typing import Any
 
@@ -11,8 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from render_core.errors import RenderServiceError, Unauthorized
+
+log = logging.getLogger(__name__)
 
 
 class ErrorDetail(BaseModel):
@@ -28,6 +38,34 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+class CatchAll:
+    """Plain ASGI middleware: an exception no handler took becomes a logged 500 in the
+    error envelope (if the response has not started; a broken stream is only logged)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                return
+            response = error_response(500, "internal_error", "internal error; it was logged")
+            await response(scope, receive, send)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -82,7 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RenderServiceError)
     async def _service_error(_: Request, exc: RenderServiceError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message)
+        response = error_response(exc.http_status, exc.code, exc.message)
+        if exc.retry_after_s is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,7 +140,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
 
-HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
 
 STATUS_DESCRIPTIONS: dict[int, str] = {
     400: "The body cannot be parsed (not JSON, or not a multipart form).",
@@ -110,6 +156,7 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     413: "Over the size limits.",
     415: "Not a media type this route accepts, or undecodable.",
     422: "The request failed validation; the message names the fields.",
+    429: "This tenant has as many uploads being checked as it may; retry after Retry-After.",
     503: "Redis or object storage did not answer; retry later.",
 }
 

@@ -1,7 +1,8 @@
 """Prometheus metrics of the API: its HTTP traffic, and the queue as Redis sees it.
 
 Request counts and latencies are labelled by route template (``/v1/renders/{job_id}``),
-never by raw path, so job ids cannot explode the series count. Job, queue and
+never by raw path, and by a method from a closed set (anything else is ``other``), so
+neither job ids nor invented methods can explode the series count. Job, queue and
 dead-letter figures are read from Redis at scrape time, so every API process reports
 the same truth and nothing has to be kept in step. ``/metrics`` has no auth, like
 ``/healthz``: keep it on an internal network.
@@ -27,14 +28,30 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from render_core.errors import NotFound, QueueUnavailable
+from render_core.errors import NotFound, QueueUnavailable, UnreadableRecord
 from render_core.jobs import JobStore
 from render_core.queue_depth import queue_depths
+from render_core.records import unreadable_counts
 from render_core.schema import JobStatus, utc_now
 
 log = logging.getLogger(__name__)
 
 UNMATCHED_ROUTE = "<unmatched>"
+# Label values come from closed sets only: a client inventing methods must not invent series.
+KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "HEAD", "PUT", "PATCH", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+def status_label(status: int) -> str:
+    """An HTTP status as sent (the app's own, so 100-599)."""
+    return str(status) if 100 <= status <= 599 else "other"
+
+
+OLDEST_CANDIDATES = 20
 
 
 class RequestMetrics:
@@ -55,7 +72,9 @@ class RequestMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
+        """``route`` is a template of the app's own routes (or ``<unmatched>``)."""
+        method = method_label(method)
+        self.requests.labels(method, route, status_label(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
 
@@ -131,17 +150,41 @@ class QueueCollector(Collector):
             "Seconds since the oldest queued job was created (0 when none waits).",
         )
         oldest.add_metric([], self._oldest_queued_age_s())
-        return [by_status, depth, failed, oldest]
+        unreadable = GaugeMetricFamily(
+            "avatar_render_unreadable_records",
+            "Records in Redis that do not parse (skipped by every listing and loop), by kind; "
+            "their keys are in the hash ar:unreadable.",
+            labels=["kind"],
+        )
+        counts = unreadable_counts(self.jobs.redis)
+        for kind in sorted({"job", *counts}):
+            unreadable.add_metric([kind], counts.get(kind, 0))
+        return [by_status, depth, failed, oldest, unreadable, *self._memory()]
+
+    def _memory(self) -> list[Metric]:
+        """What the store holds in memory, and its ceiling (``INFO memory``)."""
+        info = self.jobs.redis.info("memory")
+        used = GaugeMetricFamily(
+            "avatar_render_redis_used_memory_bytes",
+            "Memory the job store's Redis uses (INFO memory used_memory).",
+        )
+        used.add_metric([], float(info.get("used_memory", 0)))
+        ceiling = GaugeMetricFamily(
+            "avatar_render_redis_maxmemory_bytes",
+            "The job store's Redis memory limit (INFO memory maxmemory; 0: none).",
+        )
+        ceiling.add_metric([], float(info.get("maxmemory", 0)))
+        return [used, ceiling]
 
     def _oldest_queued_age_s(self) -> float:
-        oldest = self.jobs.index.ids_with_status(JobStatus.queued, 1)
-        if not oldest:
-            return 0.0
-        try:
-            record = self.jobs.get(oldest[0])
-        except NotFound:  # it moved on between the two reads
-            return 0.0
-        return max((utc_now() - record.created_at).total_seconds(), 0.0)
+        """Age of the oldest queued job that can be read (one that cannot is skipped)."""
+        for job_id in self.jobs.index.ids_with_status(JobStatus.queued, OLDEST_CANDIDATES):
+            try:
+                record = self.jobs.get(job_id)
+            except (NotFound, UnreadableRecord):  # moved on since, or unreadable (noted)
+                continue
+            return max((utc_now() - record.created_at).total_seconds(), 0.0)
+        return 0.0
 
 
 def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:

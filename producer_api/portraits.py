@@ -7,6 +7,7 @@ pixels is refused without allocating them.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -17,6 +18,19 @@ from render_core.errors import ImageTooLarge, UnsupportedImage
 MAX_PORTRAIT_BYTES = 10 * 1024 * 1024
 MAX_PORTRAIT_SIDE = 4096
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP"}
+# What Pillow raises on malformed input (besides UnidentifiedImageError): all are the
+# client's file, never our fault, so they answer 415.
+DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    struct.error,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ def validate_portrait(data: bytes) -> Portrait:
         raise ImageTooLarge(f"the portrait has too many pixels: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedImage("the portrait is not a PNG, JPEG or WebP image") from exc
+    except DECODE_ERRORS as exc:  # e.g. a text or ICC chunk over Pillow's limits
+        raise UnsupportedImage(f"the portrait's header cannot be read: {exc}") from exc
     with image:
         width, height = image.size
         if width > MAX_PORTRAIT_SIDE or height > MAX_PORTRAIT_SIDE:
@@ -51,13 +67,22 @@ def validate_portrait(data: bytes) -> Portrait:
             raise UnsupportedImage("animated images are not accepted; send a still portrait")
         try:
             image.load()
-        except (OSError, SyntaxError, ValueError) as exc:
+        except DECODE_ERRORS as exc:
             raise UnsupportedImage(f"the portrait cannot be decoded completely: {exc}") from exc
-        upright = ImageOps.exif_transpose(image)
-        rgb = _to_rgb(upright)
+        rgb = _to_rgb(_upright(image))
     buffer = io.BytesIO()
     rgb.save(buffer, format="PNG")
     return Portrait(png=buffer.getvalue(), width=rgb.width, height=rgb.height)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Turned as its EXIF orientation says; as it is when that EXIF is unreadable."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow warns on corrupt EXIF
+            return ImageOps.exif_transpose(image)
+    except DECODE_ERRORS:
+        return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

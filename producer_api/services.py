@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.faces.candidates import FaceDetector
+from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
@@ -31,6 +32,7 @@ class ApiServices:
     celery: Celery
     idempotency: IdempotencyStore
     webhooks: WebhookStore
+    heavy: HeavyWork
 
 
 def get_services(request: Request) -> ApiServices:

@@ -2,4 +2,6 @@
 
 from render_cli.main import main
 
-main()
+# Guarded: a process pool started by a fork server or spawn imports this module again.
+if __name__ == "__main__":
+    main()

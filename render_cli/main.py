@@ -67,7 +67,7 @@ def worker(
     if check:
         from render_core.readiness import probe_worker
 
-        result = probe_worker(settings.redis_url, name)
+        result = probe_worker(settings, name)
         typer.echo(result.reason, err=not result.alive)
         raise typer.Exit(0 if result.alive else 1)
     if all_gpus:
@@ -196,9 +196,13 @@ def jobs_failed(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) ->
     from render_core.jobs import JobStore
     from render_core.schema import JobStatus
 
-    store = JobStore.from_url(_settings().redis_url)
+    store = JobStore.from_settings(_settings())
     for job_id in store.index.ids_with_status(JobStatus.failed, limit):
-        record = store.get(job_id)
+        try:
+            record = store.get(job_id)
+        except RenderServiceError as exc:  # unreadable (noted) or gone: list the others
+            typer.echo(f"{job_id}\t?\t{exc.code}: {exc.message}")
+            continue
         error = record.error
         reason = f"{error.code}: {error.message}" if error else "-"
         typer.echo(f"{record.id}\t{record.tenant}\tattempts={record.attempts}\t{reason}")
@@ -218,11 +222,15 @@ def jobs_retry(
         typer.secho("name one JOB_ID or pass --all-failed", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    store = JobStore.from_url(settings.redis_url, settings.events_retention_s)
+    store = JobStore.from_settings(settings)
     celery = make_celery(settings)
     ids = store.index.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
     for one in ids:
-        record = store.retry(one, task_id=uuid.uuid4().hex)
+        try:
+            record = store.retry(one, task_id=uuid.uuid4().hex)
+        except RenderServiceError as exc:  # unreadable, gone or moved on: retry the others
+            typer.echo(f"{one}\tnot retried: {exc.code}: {exc.message}", err=True)
+            continue
         enqueue(celery, settings, store, [record])
         typer.echo(f"{record.id}\tre-enqueued")
 

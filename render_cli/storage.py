@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from render_core.jobs import JobStore
-from render_core.retention import expire_outputs, parse_age
+from render_core.retention import expire_outputs, expire_records, parse_age
 from render_core.settings import Settings
 from render_core.storage import open_store
 from render_core.verification import verify_render
+
+MOST_RECORDS = 1_000_000
 
 storage_app = typer.Typer(
     no_args_is_help=True, help="Object storage: verify a render's outputs, delete old ones."
@@ -29,7 +31,7 @@ def _age(text: str) -> timedelta:
 def verify(job_id: Annotated[str, typer.Argument(help="A succeeded render's job id.")]) -> None:
     """Check every frame and the clip against the manifest; exit 1 on any problem."""
     settings = Settings()
-    result = verify_render(JobStore.from_url(settings.redis_url), open_store(settings), job_id)
+    result = verify_render(JobStore.from_settings(settings), open_store(settings), job_id)
     for problem in result.problems:
         typer.echo(str(problem))
     if result.ok:
@@ -57,9 +59,8 @@ def gc(
 ) -> None:
     """Delete the outputs of renders finished longer ago than the retention; mark them expired."""
     settings = Settings()
-    expired = expire_outputs(
-        JobStore.from_url(settings.redis_url), open_store(settings), older_than, dry_run=dry_run
-    )
+    jobs, store = JobStore.from_settings(settings), open_store(settings)
+    expired = expire_outputs(jobs, store, older_than, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for one in expired:
         finished = one.finished_at.isoformat(timespec="seconds")
@@ -67,3 +68,6 @@ def gc(
     total = sum(one.objects for one in expired)
     summary = f"{len(expired)} renders past retention, {verb} {total} objects"
     typer.echo(f"dry run: {summary}; nothing changed" if dry_run else summary)
+    if not dry_run:  # the workers' reaper does this too; here for stores without workers
+        gone = expire_records(jobs, store, settings.job_retention_s, limit=MOST_RECORDS)
+        typer.echo(f"{len(gone)} job records past RENDER_JOB_RETENTION_S deleted")

@@ -9,7 +9,8 @@ and says whether retrying can help; the task layer retries only ``TransientError
     │   ├── ImageTooLarge             over the byte or pixel limits
     │   ├── NoFaceFound               no face in the portrait
     │   ├── UnsupportedVideo          not an mp4 or webm video, or undecodable
-    │   └── VideoTooLarge             over the byte or frame-size limits
+    │   ├── VideoTooLarge             over the byte or frame-size limits
+    │   └── UnstorableRecord          what was sent would not read back once stored
     ├── NotFound                  404: unknown, or another tenant's
     ├── Conflict                  409: the resource is in the wrong state for that
     ├── OutputsExpired            410: the render's outputs were deleted by retention
@@ -23,6 +24,7 @@ and says whether retrying can help; the task layer retries only ``TransientError
     │   ├── WorkerLost                the process rendering it died
     │   └── RenderTimeout             the attempt outran its time limit
     ├── StaleAttempt              a newer attempt owns the job; this one stops quietly
+    ├── UnreadableRecord          a stored record no longer parses (500; loops skip it)
     └── ConfigurationError        a process cannot start (missing weights, bad settings)
         └── WeightsError              checkpoint files missing or malformed
 """
@@ -36,6 +38,8 @@ class RenderServiceError(Exception):
     code = "internal_error"
     retryable = False
     http_status = 500
+    # Seconds a client should wait before trying again (the API's Retry-After), if known.
+    retry_after_s: float | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -84,6 +88,14 @@ class VideoTooLarge(InvalidInput):
 
     code = "video_too_large"
     http_status = 413
+
+
+class UnstorableRecord(InvalidInput):
+    """The record made from a request would not read back as written: refused before it is
+    stored, so no request can leave a record that breaks every later read."""
+
+    code = "unstorable_record"
+    http_status = 422
 
 
 class NotFound(RenderServiceError):
@@ -169,6 +181,16 @@ class StaleAttempt(RenderServiceError):
     """A newer attempt owns the job: this one must stop without writing."""
 
     code = "stale_attempt"
+
+
+class UnreadableRecord(RenderServiceError):
+    """A record in Redis does not parse (written by hand, by an older version, or damaged).
+
+    Reads of that one record answer 500; every loop over many records logs it, counts it
+    (``ar:unreadable``) and goes on with the others.
+    """
+
+    code = "unreadable_record"
 
 
 class ConfigurationError(RenderServiceError):

@@ -15,7 +15,7 @@ from typing import cast
 import redis
 from pydantic import BaseModel, Field
 
-from render_core.records import PREFIX
+from render_core.records import PREFIX, note_unreadable
 
 WORKER_TTL_S = 30
 LEASE_TTL_S = 30
@@ -48,7 +48,15 @@ def forget_worker(client: redis.Redis, hostname: str) -> None:
 def live_workers(client: redis.Redis) -> list[WorkerBeat]:
     keys = sorted(cast("list[str]", list(client.scan_iter(match=worker_key("*"), count=100))))
     raws = cast("list[str | None]", client.mget(keys)) if keys else []
-    return [WorkerBeat.model_validate_json(raw) for raw in raws if raw is not None]
+    beats = []
+    for key, raw in zip(keys, raws, strict=True):
+        if raw is None:
+            continue
+        try:
+            beats.append(WorkerBeat.model_validate_json(raw))
+        except ValueError as exc:  # a bad beat hides no other worker
+            note_unreadable(client, key, str(exc))
+    return beats
 
 
 def hold_lease(client: redis.Redis, token: str, ttl_s: int = LEASE_TTL_S) -> None:

@@ -21,6 +21,9 @@ SEQUENCE_KEY = f"{PREFIX}:seq"
 # Queued jobs without a sent message, scored by when they became so (epoch seconds): the
 # reaper reads only these, not every queued record.
 UNSENT_KEY = f"{PREFIX}:unsent"
+# Finished jobs (succeeded, failed, cancelled), scored by when they finished (epoch
+# seconds): record retention reads only the ones past it.
+FINISHED_KEY = f"{PREFIX}:finished"
 
 
 def tenant_index(tenant: str, status: JobStatus | None = None) -> str:
@@ -76,6 +79,30 @@ class JobIndex:
             pipe.zadd(UNSENT_KEY, {record.id: now}, nx=True)
         else:
             pipe.zrem(UNSENT_KEY, record.id)
+        if record.status.is_terminal and record.finished_at is not None:
+            pipe.zadd(FINISHED_KEY, {record.id: record.finished_at.timestamp()})
+        else:
+            pipe.zrem(FINISHED_KEY, record.id)
+
+    @staticmethod
+    def remove(pipe: redis.client.Pipeline, job_id: str, tenant: str | None) -> None:
+        """Queue, inside the caller's transaction, the removal of a job from every index."""
+        if tenant is not None:
+            pipe.zrem(tenant_index(tenant), job_id)
+            for status in JobStatus:
+                pipe.zrem(tenant_index(tenant, status), job_id)
+        for status in JobStatus:
+            pipe.zrem(status_index(status), job_id)
+        pipe.zrem(UNSENT_KEY, job_id)
+        pipe.zrem(FINISHED_KEY, job_id)
+
+    def note_finished(self, job_id: str, finished_at: float) -> None:
+        """Index a finished job that is not yet (written before the index existed)."""
+        self.redis.zadd(FINISHED_KEY, {job_id: finished_at}, nx=True)
+
+    def finished_before(self, before: float, limit: int) -> list[str]:
+        """Jobs that finished before ``before`` (epoch s), oldest first."""
+        return cast("list[str]", self.redis.zrangebyscore(FINISHED_KEY, "-inf", before, 0, limit))
 
     def page_ids(
         self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None

@@ -1,5 +1,8 @@
 """The job store: one JSON record per job in Redis, and the state moves between statuses.
 
+The moves themselves (start an attempt, succeed, fail, retry, ...) are in
+``render_core.job_moves``; this module holds the transaction they all go through.
+
 Every status move goes through ``_update``, an optimistic transaction (WATCH/MULTI) that
 re-reads the record, checks the move is legal and writes record, indexes and the
 tenant's events (``render_core.event_log``) together, so two processes racing on one job
@@ -10,17 +13,20 @@ cannot both win and no event is lost or invented. Lists and counts of many jobs 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
 import redis
 
-from render_core.errors import Conflict, StaleAttempt, WorkerLost
+from render_core.errors import Conflict
 from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move, queued_event
 from render_core.job_index import JobIndex, Page
-from render_core.records import TenantRecords
-from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
+from render_core.job_moves import JobMoves
+from render_core.records import UNREADABLE_KEY, TenantRecords
+from render_core.redis_conn import sync_redis
+from render_core.schema import JobRecord, JobStatus
+from render_core.settings import Settings
 
 ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     # queued → failed: its message could not be sent, or it ran out of attempts.
@@ -48,7 +54,7 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
-class JobStore(TenantRecords[JobRecord]):
+class JobStore(JobMoves, TenantRecords[JobRecord]):
     """Job records in Redis: reads by id (tenant-scoped), creation, and the status moves."""
 
     def __init__(
@@ -59,34 +65,99 @@ class JobStore(TenantRecords[JobRecord]):
         self.events = EventLog(events_retention_s)
 
     @classmethod
-    def from_url(cls, url: str, events_retention_s: float = DEFAULT_RETENTION_S) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), events_retention_s)
+    def from_settings(cls, settings: Settings) -> JobStore:
+        return cls(sync_redis(settings), settings.events_retention_s)
 
-    def create(self, records: Iterable[JobRecord]) -> None:
-        """Store new queued jobs with their index entries, all or none."""
+    @classmethod
+    def from_url(cls, url: str) -> JobStore:
+        """A store on ``url`` with the environment's other settings (tools, tests)."""
+        return cls.from_settings(Settings(redis_url=url))
+
+    def create(self, records: Iterable[JobRecord], *, if_absent: bool = False) -> bool:
+        """Store new queued jobs with their index entries, all or none.
+
+        With ``if_absent`` (jobs whose ids were fixed beforehand, an idempotency key's)
+        nothing is written when they exist already, so the step can be repeated after a
+        failure; answers whether this call stored them.
+        """
         records = list(records)
+        raws = [self.dump(record) for record in records]  # each reads back, or none is stored
+        keys = [self.key(record.id) for record in records]
         try:
-            scores = self.index.reserve_scores(len(records))
-            pipe = self.redis.pipeline(transaction=True)
-            for record, score in zip(records, scores, strict=True):
-                pipe.set(self.key(record.id), record.model_dump_json())
-                self.index.add(pipe, record, score)
-                self.events.append(pipe, record.tenant, [queued_event(record)])
-            pipe.execute()
+            with self.redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        if if_absent:
+                            pipe.watch(*keys)  # type: ignore[no-untyped-call]
+                            if pipe.exists(*keys):
+                                return False
+                        scores = self.index.reserve_scores(len(records))
+                        pipe.multi()
+                        for record, raw, score in zip(records, raws, scores, strict=True):
+                            pipe.set(self.key(record.id), raw)
+                            self.index.add(pipe, record, score)
+                            self.events.append(pipe, record.tenant, [queued_event(record)])
+                        pipe.execute()
+                        return True
+                    except redis.WatchError:
+                        continue
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
+
+    def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
+        """The records of ``job_ids`` in order; None for one that does not exist."""
+        try:
+            raws = self.redis.mget([self.key(job_id) for job_id in job_ids]) if job_ids else []
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
+        return [
+            None if raw is None else self.parse(job_id, raw)
+            for job_id, raw in zip(job_ids, cast("list[str | None]", raws), strict=True)
+        ]
 
     def list_page(
         self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None
     ) -> Page:
-        """A tenant's jobs, newest first, ``limit`` at a time."""
+        """A tenant's jobs, newest first, ``limit`` at a time; an unreadable record is
+        skipped (and noted), never the page."""
         ids, next_cursor = self.index.page_ids(tenant, status, limit, cursor)
         try:
             raws = self.redis.mget([self.key(job_id) for job_id in ids]) if ids else []
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
-        jobs = [JobRecord.model_validate_json(raw) for raw in raws if raw is not None]
-        return Page(jobs=jobs, next_cursor=next_cursor)
+        jobs = self.parse_many(ids, raws)
+        return Page(jobs=[job for job in jobs if job.tenant == tenant], next_cursor=next_cursor)
+
+    def delete_finished(self, job_id: str, finished_at: datetime | None) -> bool:
+        """Delete a finished job's record and index entries (record retention).
+
+        Refused (False) when the job has moved on since it was judged: it is no longer
+        finished, or finished again at another time (``finished_at`` is the finish that was
+        judged; None for a record that was already gone or unreadable).
+        """
+        key = self.key(job_id)
+        try:
+            with self.redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        raw = pipe.get(key)
+                        tenant = None
+                        if raw is not None and finished_at is not None:
+                            record = self.parse(job_id, raw)
+                            if record.finished_at != finished_at:
+                                return False
+                            tenant = record.tenant
+                        pipe.multi()
+                        pipe.delete(key)
+                        self.index.remove(pipe, job_id, tenant)
+                        pipe.hdel(UNREADABLE_KEY, key)
+                        pipe.execute()
+                        return True
+                    except redis.WatchError:
+                        continue
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
 
     # -- moves --------------------------------------------------------------------------
 
@@ -104,7 +175,7 @@ class JobStore(TenantRecords[JobRecord]):
                         raw = pipe.get(key)
                         if raw is None:
                             raise self.not_found(job_id)
-                        record = JobRecord.model_validate_json(raw)
+                        record = self.parse(job_id, raw)
                         old = record.model_copy(deep=True)
                         before = record.status
                         change(record)
@@ -112,8 +183,9 @@ class JobStore(TenantRecords[JobRecord]):
                             raise IllegalTransition(
                                 f"job {job_id} cannot move from {before} to {record.status}"
                             )
+                        written = self.dump(record)
                         pipe.multi()
-                        pipe.set(key, record.model_dump_json())
+                        pipe.set(key, written)
                         self.index.move(pipe, record, before, time.time())
                         self.events.append(
                             pipe, record.tenant, events_for_move(old, record, frames)
@@ -124,174 +196,3 @@ class JobStore(TenantRecords[JobRecord]):
                         continue
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
-
-    def mark_enqueued(self, job_id: str, task_id: str) -> JobRecord:
-        """The message ``task_id`` was sent; a queued job without this mark may have none."""
-
-        def change(record: JobRecord) -> None:
-            record.task_id = task_id
-            record.enqueued_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def start_attempt(
-        self, job_id: str, worker: str, renderer: RendererInfo, max_attempts: int
-    ) -> JobRecord | None:
-        """Claim the job for a new attempt; None when it must not run.
-
-        A job found ``running`` was redelivered because its attempt died with its
-        worker; once that has used up the attempts it fails as ``worker_lost`` instead
-        of taking the next worker down with it.
-        """
-        claimed: list[bool] = []
-
-        def change(record: JobRecord) -> None:
-            claimed.clear()
-            if record.status not in (JobStatus.queued, JobStatus.running):
-                return
-            if record.cancel_requested:
-                record.status = JobStatus.cancelled
-                record.finished_at = utc_now()
-                return
-            if record.status == JobStatus.running and record.attempts >= max_attempts:
-                record.status = JobStatus.failed
-                record.error = JobError(
-                    code=WorkerLost.code,
-                    message=f"the worker died during each of {record.attempts} attempts",
-                    retryable=True,
-                )
-                record.finished_at = utc_now()
-                return
-            record.status = JobStatus.running
-            record.attempts += 1
-            record.attempt_token = uuid.uuid4().hex
-            record.worker = worker
-            record.renderer = renderer
-            record.started_at = utc_now()
-            record.finished_at = None
-            record.progress.frames_done = 0
-            claimed.append(True)
-
-        record = self._update(job_id, change)
-        return record if claimed else None
-
-    @staticmethod
-    def _check_owner(record: JobRecord, token: str) -> None:
-        if record.status != JobStatus.running or record.attempt_token != token:
-            raise StaleAttempt(f"attempt {token} no longer owns job {record.id}")
-
-    def record_progress(
-        self, job_id: str, token: str, frames_done: int, stored: Sequence[int] = ()
-    ) -> JobRecord:
-        """Progress of the owning attempt; tells the caller whether a cancel was asked.
-
-        ``stored`` are the indices of the frames written to storage since the last call;
-        the progress event names them, so a client can fetch frames as they land.
-        """
-
-        def change(record: JobRecord) -> None:
-            self._check_owner(record, token)
-            record.progress.frames_done = frames_done
-
-        return self._update(job_id, change, stored)
-
-    def succeed(self, job_id: str, token: str, manifest_key: str, output_prefix: str) -> JobRecord:
-        def change(record: JobRecord) -> None:
-            self._check_owner(record, token)
-            record.status = JobStatus.succeeded
-            record.manifest_key = manifest_key
-            record.output_prefix = output_prefix
-            record.error = None
-            record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def mark_cancelled(self, job_id: str, token: str) -> JobRecord:
-        def change(record: JobRecord) -> None:
-            self._check_owner(record, token)
-            record.status = JobStatus.cancelled
-            record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def fail(self, job_id: str, token: str | None, error: JobError) -> JobRecord:
-        """Final failure: the job enters the failed (dead-letter) index."""
-
-        def change(record: JobRecord) -> None:
-            if token is not None:
-                self._check_owner(record, token)
-            record.status = JobStatus.failed
-            record.error = error
-            record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def requeue(
-        self, job_id: str, token: str | None, error: JobError, task_id: str | None = None
-    ) -> JobRecord:
-        """A transient failure: back to queued, waiting for the retry message.
-
-        ``task_id`` names the new message when the caller sends one (the reaper); a
-        Celery retry keeps the message id it has.
-        """
-
-        def change(record: JobRecord) -> None:
-            if token is not None:
-                self._check_owner(record, token)
-            record.status = JobStatus.queued
-            record.error = error
-            record.attempt_token = None
-            if task_id is not None:
-                record.task_id = task_id
-                record.enqueued_at = None
-
-        return self._update(job_id, change)
-
-    def request_cancel(self, job_id: str) -> JobRecord:
-        """Cancel a queued job at once; flag a running one, which stops at its next batch."""
-
-        def change(record: JobRecord) -> None:
-            if record.status == JobStatus.cancelled:
-                return
-            if record.status.is_terminal:
-                raise Conflict(f"job {job_id} already {record.status.value}")
-            record.cancel_requested = True
-            if record.status == JobStatus.queued:
-                record.status = JobStatus.cancelled
-                record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def retry(self, job_id: str, task_id: str) -> JobRecord:
-        """Replay a failed or cancelled job as a new attempt, under a new message id."""
-
-        def change(record: JobRecord) -> None:
-            if record.status not in (JobStatus.failed, JobStatus.cancelled):
-                raise Conflict(
-                    f"job {job_id} is {record.status.value}; only failed or cancelled jobs retry"
-                )
-            record.status = JobStatus.queued
-            record.task_id = task_id
-            record.enqueued_at = None
-            record.cancel_requested = False
-            record.error = None
-            record.attempt_token = None
-            record.finished_at = None
-            record.progress.frames_done = 0
-            record.outputs_expired = False  # the new attempt writes new outputs
-
-        return self._update(job_id, change)
-
-    def mark_outputs_expired(self, job_id: str, finished_at: datetime) -> JobRecord:
-        """Retention deleted the outputs of the finish at ``finished_at``; the API answers 410.
-
-        Refused (``Conflict``) when the job has moved on since retention judged it (a
-        manual retry), so that a new attempt's outputs are never reported gone.
-        """
-
-        def change(record: JobRecord) -> None:
-            if not record.status.is_terminal or record.finished_at != finished_at:
-                raise Conflict(f"job {job_id} is {record.status.value}: it has run again")
-            record.outputs_expired = True
-
-        return self._update(job_id, change)

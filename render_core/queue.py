@@ -11,6 +11,7 @@ from celery import Celery
 
 from render_core.errors import QueueUnavailable
 from render_core.jobs import JobStore
+from render_core.redis_conn import broker_transport_options, broker_url
 from render_core.schema import JobRecord, Priority
 from render_core.settings import Settings
 
@@ -29,8 +30,9 @@ def render_queues(settings: Settings) -> list[str]:
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app for our broker; no result backend: job state lives in our job store."""
-    app = Celery("avatar_render", broker=settings.redis_url, set_as_current=False)
+    app = Celery("avatar_render", broker=broker_url(settings), set_as_current=False)
     transport = {
+        **broker_transport_options(settings),  # explicit timeouts: never wait forever
         # Redelivery of an unacknowledged message: longer than the longest render, the
         # same on every worker (the scanning worker's value is the one that counts).
         "visibility_timeout": settings.visibility_timeout_s,
@@ -50,6 +52,7 @@ def make_celery(settings: Settings) -> Celery:
         task_send_sent_event=True,  # ... including queued ones
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.redis_connect_timeout_s,
         # A pool child is up once its renderer is loaded and warmed up (compiling W+G
         # takes minutes on a cold compile cache); Celery's 4 s default would kill it.
         worker_proc_alive_timeout=settings.worker_start_timeout_s,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import redis
 
 from render_core.heartbeats import WorkerBeat, live_workers
+from render_core.redis_conn import sync_redis
+from render_core.settings import Settings
 
 
 def node_name(hostname: str) -> str:
@@ -49,9 +51,9 @@ def check_worker(workers: list[WorkerBeat], name: str | None) -> WorkerCheck:
     )
 
 
-def probe_worker(redis_url: str, name: str | None) -> WorkerCheck:
+def probe_worker(settings: Settings, name: str | None) -> WorkerCheck:
     """``check_worker`` against the heartbeats in Redis; a silent Redis is not alive."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=5.0)
+    client = sync_redis(settings)
     try:
         return check_worker(live_workers(client), name)
     except redis.RedisError as exc:

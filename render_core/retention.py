@@ -1,4 +1,10 @@
-"""Retention: delete the outputs of renders that finished long ago, and say so in their records.
+"""Retention: delete the outputs of renders that finished long ago, and later their records.
+
+Outputs (``storage gc --older-than AGE``) and records (``RENDER_JOB_RETENTION_S``, by the
+reaper) agree: a record goes only with or after its outputs, so no output outlives the
+record that names it. ``expire_outputs`` deletes outputs and marks the record
+``outputs_expired`` (the API answers 410); ``expire_records`` deletes what outputs are
+left and then the record and its index entries.
 
 Only finished jobs (succeeded, failed, cancelled) are considered, so a queued or running
 job's outputs are never touched. Outputs go first and the record is marked after, so an
@@ -9,16 +15,19 @@ racing with the collector writes under a new attempt's prefix, which stays.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from render_core import keys
-from render_core.errors import Conflict
+from render_core.errors import Conflict, NotFound, UnreadableRecord
 from render_core.jobs import JobStore
 from render_core.schema import JobRecord, JobStatus, utc_now
 from render_core.storage import ObjectStore
+
+log = logging.getLogger(__name__)
 
 FINISHED = (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 MOST_JOBS_PER_STATUS = 1_000_000
@@ -50,7 +59,13 @@ def _finished_before(jobs: JobStore, cutoff: datetime) -> Iterator[JobRecord]:
     job cancelled before it ever ran wrote nothing and is left out."""
     for status in FINISHED:
         for job_id in jobs.index.ids_with_status(status, MOST_JOBS_PER_STATUS):
-            record = jobs.get(job_id)
+            try:
+                record = jobs.get(job_id)
+            except (UnreadableRecord, NotFound) as exc:  # noted by the store; the rest go on
+                log.warning("retention skips job %s: %s", job_id, exc)
+                continue
+            if record.finished_at is not None:  # jobs finished before the index existed
+                jobs.index.note_finished(record.id, record.finished_at.timestamp())
             if record.outputs_expired or record.finished_at is None or record.attempts == 0:
                 continue
             if record.finished_at < cutoff:
@@ -85,3 +100,35 @@ def expire_outputs(
                 continue  # retried meanwhile: its new attempt is not ours to report gone
         expired.append(Expiry(record.id, record.status, record.finished_at, objects))
     return expired
+
+
+def expire_records(
+    jobs: JobStore,
+    store: ObjectStore,
+    retention_s: float,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> list[str]:
+    """Delete (at most ``limit``) jobs that finished over ``retention_s`` ago: their
+    outputs first, then the record and its index entries. Returns the ids deleted."""
+    cutoff = (now or utc_now()).timestamp() - retention_s
+    deleted = []
+    for job_id in jobs.index.finished_before(cutoff, limit):
+        try:
+            record: JobRecord | None = jobs.get(job_id)
+        except (NotFound, UnreadableRecord):  # already gone, or damaged (noted): it goes
+            record = None
+        if record is not None:
+            if not record.status.is_terminal or record.finished_at is None:
+                continue  # retried since; its index entry goes with the move
+            for prefix in _attempt_prefixes(record):
+                store.delete_prefix(prefix)
+        else:
+            store.delete_prefix(keys.job_prefix(job_id))
+        finished_at = record.finished_at if record is not None else None
+        if jobs.delete_finished(job_id, finished_at):
+            deleted.append(job_id)
+    if deleted:
+        log.info("record retention deleted %d finished jobs", len(deleted))
+    return deleted

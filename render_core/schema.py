@@ -25,6 +25,7 @@ from render_core.face_region import DetectedFace, FaceRegion
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_TEXT_LENGTH = 240
+MAX_METADATA_INTEGER = 2**53 - 1
 
 # Metadata is a flat object of scalars: its size and depth are bounded by the schema
 # itself (16 keys of at most 64 characters, texts of at most 240), so every client can
@@ -33,8 +34,10 @@ MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_META
 MetadataValue = (
     Annotated[str, StringConstraints(max_length=MAX_METADATA_TEXT_LENGTH)]
     | bool
-    | int
-    | float
+    # Integers a JavaScript client reads exactly (2**53 - 1).
+    | Annotated[int, Field(ge=-MAX_METADATA_INTEGER, le=MAX_METADATA_INTEGER)]
+    # Infinity and NaN are not JSON: stored, they would read back as null.
+    | Annotated[float, Field(allow_inf_nan=False)]
     | None
 )
 
@@ -150,6 +153,7 @@ class RenderRequest(BaseModel):
     outputs: list[OutputKind] = Field(
         default_factory=lambda: [OutputKind.frames, OutputKind.mp4],
         min_length=1,
+        max_length=len(OutputKind),
         description="Which outputs to write: frames, mp4 or both.",
     )
     frame_format: FrameFormat = Field(FrameFormat.png, description="png, webp or jpeg frames.")

@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RENDER_", env_file=".env", extra="ignore")
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Job store and Celery broker.")
+    redis_socket_timeout_s: float = Field(
+        5.0, gt=0, le=300, description="A Redis read gives up after this long (every client)."
+    )
+    redis_connect_timeout_s: float = Field(
+        2.0, gt=0, le=300, description="A Redis connect gives up after this long."
+    )
+    redis_health_check_interval_s: int = Field(
+        25, ge=0, le=3600, description="A pooled connection idle this long is checked first."
+    )
+    redis_retries: int = Field(
+        3, ge=0, le=20, description="Retries of a Redis command whose connection failed."
+    )
+    redis_retry_on_timeout: bool = Field(
+        True, description="Also retry a Redis command that timed out."
+    )
     storage_url: str = Field(
         default_factory=_default_storage_url,
         description="file:///path (local directory) or s3://bucket/prefix.",
@@ -113,6 +128,12 @@ class Settings(BaseSettings):
     api_shutdown_grace_s: float = Field(
         10.0, gt=0, le=600, description="On SIGTERM, open requests (event streams) end after this."
     )
+    job_retention_s: int = Field(
+        SEVEN_DAYS_S,
+        ge=60,
+        description="A finished job's record (and what outputs are left) is deleted this long "
+        "after it finished; the same age as the outputs' `storage gc --older-than 7d`.",
+    )
     events_retention_s: int = Field(
         86_400, ge=60, description="How long a tenant's events are kept (SSE resume, webhooks)."
     )
@@ -138,6 +159,22 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(16, ge=1, le=512, description="Deliveries in flight.")
     webhook_metrics_port: int = Field(0, ge=0, le=65535, description="Dispatcher /metrics; 0=off.")
     webhook_metrics_host: str = Field("0.0.0.0", description="Interface of dispatcher /metrics.")
+    idempotency_lease_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="How long a request holds its Idempotency-Key; a retry meanwhile gets 409 "
+        "with Retry-After, and one after it resumes the request's work.",
+    )
+    validation_processes: int = Field(
+        2, ge=1, le=64, description="Processes that decode uploads and find faces for the API."
+    )
+    tenant_concurrent_validations: int = Field(
+        2, ge=1, le=64, description="Uploads one tenant may have checked at once; 429 past that."
+    )
+    max_concurrent_uploads: int = Field(
+        4, ge=1, le=256, description="Uploads an API process parses at once; 503 past that."
+    )
     log_json: bool = Field(True, description="Log JSON lines.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
     api_key: str = Field("", description="The CLI's API key (when auth is on).")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from render_core.errors import Conflict
 from render_core.event_log import START_ID, as_entries, stream_key
-from render_core.records import PREFIX, TenantRecords
+from render_core.records import PREFIX, TenantRecords, note_unreadable
 from render_core.schema import TenantRecord, utc_now
 
 GROUP = "webhooks"
@@ -124,7 +124,7 @@ class WebhookStore(TenantRecords[WebhookEndpoint]):
                 since_event_id=self._head(tenant),
             )
             pipe = self.redis.pipeline(transaction=True)
-            pipe.set(self.key(endpoint.id), endpoint.model_dump_json())
+            pipe.set(self.key(endpoint.id), self.dump(endpoint))
             pipe.sadd(tenant_webhooks_key(tenant), endpoint.id)
             pipe.sadd(TENANTS_KEY, tenant)
             pipe.execute()
@@ -151,7 +151,7 @@ class WebhookStore(TenantRecords[WebhookEndpoint]):
             )
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
-        found = [WebhookEndpoint.model_validate_json(r) for r in raws if r]
+        found = self.parse_many(ids, raws)
         return sorted(found, key=lambda e: e.created_at)
 
     def rotate_secret(self, tenant: str, endpoint_id: str, grace_s: float) -> WebhookEndpoint:
@@ -184,7 +184,7 @@ class WebhookStore(TenantRecords[WebhookEndpoint]):
         try:
             endpoint.since_event_id = self._head(tenant)
             pipe = self.redis.pipeline(transaction=True)
-            pipe.set(self.key(endpoint_id), endpoint.model_dump_json())
+            pipe.set(self.key(endpoint_id), self.dump(endpoint))
             pipe.delete(health_key(endpoint_id))
             pipe.srem(PAUSED_KEY, endpoint_id)
             pipe.execute()
@@ -201,4 +201,10 @@ class WebhookStore(TenantRecords[WebhookEndpoint]):
 
     def attempts(self, endpoint_id: str, limit: int) -> list[DeliveryAttempt]:
         raws = cast("list[str]", self.redis.lrange(attempts_key(endpoint_id), 0, limit - 1))
-        return [DeliveryAttempt.model_validate_json(r) for r in raws]
+        attempts = []
+        for raw in raws:
+            try:
+                attempts.append(DeliveryAttempt.model_validate_json(raw))
+            except ValueError as exc:  # one bad entry must not hide the others
+                note_unreadable(self.redis, attempts_key(endpoint_id), str(exc))
+        return attempts

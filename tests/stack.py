@@ -43,14 +43,16 @@ class Stack:
         wait_for_worker(self.settings, name, worker)
         return worker
 
-    def start_api(self) -> ManagedProcess:
+    def start_api(self, probe: str = "/readyz", **env: str) -> ManagedProcess:
+        """The API, up once ``probe`` answers 200 (``/readyz`` needs a worker first;
+        ``/healthz`` does not)."""
         port = int(self.api_url.rsplit(":", 1)[1])
         self.api = ManagedProcess(
             [*CLI, "api", "--host", "127.0.0.1", "--port", str(port)],
-            self.env,
+            {**self.env, **{f"RENDER_{k.upper()}": v for k, v in env.items()}},
             self.logs / "api.log",
         )
-        wait_until(lambda: _answers(f"{self.api_url}/readyz"), 60, "the API answering /readyz")
+        wait_until(lambda: _answers(f"{self.api_url}{probe}"), 60, f"the API answering {probe}")
         return self.api
 
     def start_dispatcher(self, name: str = "dispatcher", **env: str) -> ManagedProcess:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from render_core.jobs import JobStore
 from render_core.queue import make_celery
+from render_core.redis_conn import sync_redis
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
 from workers.heartbeat import HeartbeatThread
@@ -32,12 +32,12 @@ def create_worker_app(settings: Settings, queues: list[str], store: ObjectStore)
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _start_heartbeat(sender: Any, **_: Any) -> None:
         # The main process: created after the pool forked, so no child inherits it.
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        client = sync_redis(settings)
         jobs = JobStore(client, settings.events_retention_s)
         hostname = str(sender.hostname)
 
         def reap() -> None:
-            reap_lost_attempts(client, jobs, app, settings, holder=hostname)
+            reap_lost_attempts(client, jobs, app, settings, holder=hostname, store=store)
 
         thread = HeartbeatThread(
             client,

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
-
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
+from render_core.redis_conn import sync_redis
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
 from workers.metrics import PrometheusEvents
@@ -29,7 +28,7 @@ _services: RenderServices | None = None
 
 
 def build_services(settings: Settings, store: ObjectStore) -> RenderServices:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = sync_redis(settings)
     renderer = load_renderer(settings, store)
     events = PrometheusEvents()
     started = time.perf_counter()

@@ -1,7 +1,8 @@
 """Character registration: a validated portrait stored once, rendered many times.
 
-Handlers are plain functions: FastAPI runs them in its thread pool, so blocking Redis
-and storage calls never stall the event loop.
+The upload is read here (async), decoded and searched for a face in the validation
+process pool (``producer_api.heavy``), then stored from a worker thread: nothing heavy
+or blocking runs on the event loop.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
-from producer_api.faces.portrait import decode_rgb, locate_face
-from producer_api.portraits import MAX_PORTRAIT_BYTES, validate_portrait
-from producer_api.services import Services
+from producer_api.heavy import check_portrait
+from producer_api.portraits import MAX_PORTRAIT_BYTES
+from producer_api.services import ApiServices, Services
 from render_core import keys
 from render_core.errors import ImageTooLarge
 from render_core.schema import Character, CharacterView
@@ -26,16 +28,21 @@ router = APIRouter(prefix="/v1/characters", tags=["characters"], responses=ERROR
 CHUNK = 1 << 16
 
 
-def _read_limited(upload: UploadFile) -> bytes:
+async def _read_limited(upload: UploadFile) -> bytes:
     """Read at most the limit plus one chunk, so an oversized upload is refused early."""
     chunks: list[bytes] = []
     size = 0
-    while chunk := upload.file.read(CHUNK):
+    while chunk := await upload.read(CHUNK):
         size += len(chunk)
         if size > MAX_PORTRAIT_BYTES:
             raise ImageTooLarge(f"the portrait is over {MAX_PORTRAIT_BYTES // (1024 * 1024)} MB")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _store(services: ApiServices, character: Character, png: bytes) -> None:
+    services.store.put_bytes(character.portrait_key, png, "image/png")
+    services.characters.save(character)
 
 
 @router.post(
@@ -53,12 +60,13 @@ def _read_limited(upload: UploadFile) -> bytes:
         413,
         415,
         422,
+        429,
         s413="Over the byte or pixel limits.",
         s415="Not a still PNG, JPEG or WebP image, or empty, or undecodable.",
         s422="No face found (`no_face_found`), or a form field breaks its rule.",
     ),
 )
-def register_character(
+async def register_character(
     services: Services,
     tenant: Tenant,
     portrait: Annotated[
@@ -67,22 +75,20 @@ def register_character(
     ],
     name: Annotated[str | None, Form(max_length=200, description="A display name.")] = None,
 ) -> CharacterView:
-    data = _read_limited(portrait)
-    checked = validate_portrait(data)
-    face = locate_face(services.faces, decode_rgb(checked.png))
+    data = await _read_limited(portrait)
+    checked = await services.heavy.run(check_portrait, data)
     character_id = uuid.uuid4().hex
     character = Character(
         id=character_id,
         tenant=tenant,
         name=name,
-        width=checked.width,
-        height=checked.height,
+        width=checked.portrait.width,
+        height=checked.portrait.height,
         portrait_key=keys.portrait_key(character_id),
-        portrait_sha256=hashlib.sha256(checked.png).hexdigest(),
-        face=face,
+        portrait_sha256=hashlib.sha256(checked.portrait.png).hexdigest(),
+        face=checked.face,
     )
-    services.store.put_bytes(character.portrait_key, checked.png, "image/png")
-    services.characters.save(character)
+    await run_in_threadpool(_store, services, character, checked.portrait.png)
     return CharacterView.of(character)
 
 

@@ -1,6 +1,7 @@
 """Driving videos: a performance whose motion a character's render can follow.
 
-The upload is spooled to a temporary file, decoded to its end, and only then stored;
+The upload is spooled to a temporary file (from a worker thread), decoded to its end in
+the validation process pool (``producer_api.heavy``), and only then stored;
 a refused video leaves nothing in storage or Redis. A non-square video is cropped around
 the face of its first frame, as LivePortrait crops driving videos (a square one is taken
 as already cropped); the crop is stored beside the video for the workers.
@@ -15,23 +16,16 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
 from producer_api.auth import Tenant
-from producer_api.driving_videos import (
-    MEDIA_TYPES,
-    DrivingVideo,
-    DrivingVideoFacts,
-    DrivingVideoView,
-)
+from producer_api.driving_videos import MEDIA_TYPES, DrivingVideo, DrivingVideoView
 from producer_api.errors import ERROR_RESPONSES, error_responses
-from producer_api.faces.candidates import FaceDetector
-from producer_api.faces.geometry import DRIVING_CROP
-from producer_api.faces.portrait import locate_face
-from producer_api.services import Services
-from producer_api.videos import MAX_VIDEO_BYTES, first_frame_rgb, validate_driving_video
+from producer_api.heavy import check_driving_video
+from producer_api.services import ApiServices, Services
+from producer_api.videos import MAX_VIDEO_BYTES
 from render_core import keys
-from render_core.errors import NoFaceFound, UnsupportedVideo, VideoTooLarge
-from render_core.face_region import FaceRegion
+from render_core.errors import UnsupportedVideo, VideoTooLarge
 
 router = APIRouter(prefix="/v1/driving-videos", tags=["driving videos"], responses=ERROR_RESPONSES)
 
@@ -53,17 +47,16 @@ def _spool(upload: UploadFile, path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _driving_face(faces: FaceDetector, path: Path, facts: DrivingVideoFacts) -> FaceRegion | None:
-    """The crop of a non-square video's face; None for a square one (used whole)."""
-    if facts.width == facts.height:
-        return None
-    try:
-        return locate_face(faces, first_frame_rgb(path), DRIVING_CROP)
-    except NoFaceFound:
-        raise NoFaceFound(
-            "no face was found in the driving video's first frame; send a video of one face, "
-            "or a square video already cropped to it"
-        ) from None
+def _store(services: ApiServices, record: DrivingVideo, path: Path) -> None:
+    """The crop before the video, so a stored video always has its crop; then the record."""
+    if record.face is not None:
+        services.store.put_bytes(
+            keys.driving_face_key(record.id),
+            record.face.model_dump_json().encode(),
+            "application/json",
+        )
+    services.store.put_file(record.video_key, path, MEDIA_TYPES[record.container])
+    services.driving_videos.save(record)
 
 
 @router.post(
@@ -82,13 +75,14 @@ def _driving_face(faces: FaceDetector, path: Path, facts: DrivingVideoFacts) -> 
         413,
         415,
         422,
+        429,
         s413="Over the byte or frame-size limits.",
         s415="Not an mp4 or webm video, or empty, or undecodable.",
         s422="Too long, no frames, or no face in a non-square video's first frame "
         "(`no_face_found`).",
     ),
 )
-def register_driving_video(
+async def register_driving_video(
     services: Services,
     tenant: Tenant,
     video: Annotated[
@@ -100,25 +94,19 @@ def register_driving_video(
 ) -> DrivingVideoView:
     with tempfile.TemporaryDirectory(prefix="driving-video-") as folder:
         path = Path(folder) / "upload"
-        size, sha256 = _spool(video, path)
-        facts = validate_driving_video(path)
-        face = _driving_face(services.faces, path, facts)
+        size, sha256 = await run_in_threadpool(_spool, video, path)
+        checked = await services.heavy.run(check_driving_video, path)
         video_id = uuid.uuid4().hex
         record = DrivingVideo(
-            **facts.model_dump(),
+            **checked.facts.model_dump(),
             id=video_id,
             tenant=tenant,
-            video_key=keys.driving_video_key(video_id, facts.container),
+            video_key=keys.driving_video_key(video_id, checked.facts.container),
             video_sha256=sha256,
             size_bytes=size,
-            face=face,
+            face=checked.face,
         )
-        if face is not None:  # before the video: a stored video always has its crop
-            services.store.put_bytes(
-                keys.driving_face_key(video_id), face.model_dump_json().encode(), "application/json"
-            )
-        services.store.put_file(record.video_key, path, MEDIA_TYPES[facts.container])
-    services.driving_videos.save(record)
+        await run_in_threadpool(_store, services, record, path)
     return DrivingVideoView.of(record)
 
 

@@ -20,7 +20,7 @@ from producer_api.errors import ERROR_RESPONSES, ErrorBody, error_responses
 from producer_api.event_stream import RECONNECT_MS, EventReader, event_frame, follow
 from producer_api.services import Services
 from render_core.event_log import TERMINAL_TYPES, Event, EventType
-from render_core.schema import JobRecord, JobView
+from render_core.schema import JobView
 
 router = APIRouter(tags=["events"])
 
@@ -47,7 +47,7 @@ LastEventId = Annotated[
     str,
     Header(
         alias="Last-Event-ID",
-        pattern=r"^([0-9]+(-[0-9]+)?)?$",
+        pattern=r"^([0-9]{1,20}(-[0-9]{1,20})?)?$",
         description="Resume after this event id; the stream starts at the next event.",
     ),
 ]
@@ -79,7 +79,9 @@ async def tenant_events(
     request: Request,
     services: Services,
     tenant: Tenant,
-    render_id: Annotated[str | None, Query(description="Only this render's events.")] = None,
+    render_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this render's events.")
+    ] = None,
     types: Annotated[
         list[EventTypes] | None,
         Query(description="Only these types (comma separated or repeated)."),
@@ -130,7 +132,7 @@ async def render_events(
     snapshot = await reader.snapshot(tenant, services.jobs.key(job_id))
     if snapshot.raw_record is None:
         raise services.jobs.not_found(job_id)
-    record = JobRecord.model_validate_json(snapshot.raw_record)
+    record = services.jobs.parse(job_id, snapshot.raw_record)
     if record.tenant != tenant:
         raise services.jobs.not_found(job_id)  # another tenant's job is answered as missing
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Annotated
@@ -13,7 +14,12 @@ from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.idempotency import MAX_KEY_LENGTH, body_fingerprint
 from producer_api.services import ApiServices, Services
-from render_core.errors import NotFound, QueueUnavailable
+from render_core.errors import (
+    NotFound,
+    QueueUnavailable,
+    RenderServiceError,
+    UnstorableRecord,
+)
 from render_core.queue import NotEnqueued, enqueue
 from render_core.schema import (
     BatchRenderRequest,
@@ -35,8 +41,12 @@ SUBMISSION = error_responses(
     409,
     s404="An unknown character or driving video (`character_not_found`, "
     "`driving_video_not_found`).",
-    s409="The Idempotency-Key was used with another body, or its first request is still "
-    "being handled.",
+    s409="The Idempotency-Key was used with another body (`idempotency_key_reused`), or a "
+    "request with it is still being handled (`idempotency_in_progress`, with Retry-After).",
+)
+# Refusals that come before a job is stored: an idempotency key refused so is free again.
+REFUSED_BEFORE_STORING = frozenset(
+    {"character_not_found", "driving_video_not_found", UnstorableRecord.code}
 )
 # Moves of one job: unknown, or in the wrong state for the move.
 MOVE = error_responses(404, 409, s409="The job is in the wrong state for that.")
@@ -97,6 +107,40 @@ def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -
     return records
 
 
+def _unsent(services: ApiServices, record: JobRecord) -> JobRecord | None:
+    """A job of an earlier try that still needs its message: never sent (that try died in
+    between), or failed because the queue refused it (it never ran); None otherwise."""
+    if record.status == JobStatus.queued and record.enqueued_at is None:
+        return record
+    never_sent = record.error is not None and record.error.code == QueueUnavailable.code
+    if record.status == JobStatus.failed and never_sent and record.attempts == 0:
+        return services.jobs.retry(record.id, task_id=uuid.uuid4().hex)
+    return None
+
+
+def _make(
+    services: ApiServices, tenant: str, requests: list[RenderRequest], job_ids: list[str]
+) -> list[JobRecord]:
+    """Create the jobs under the ids the key's claim fixed, and send them; every step may
+    be repeated, so a retry after a failure anywhere finishes the same jobs."""
+    existing = services.jobs.get_many(job_ids)
+    if not any(existing):
+        _check_characters(services, tenant, requests)
+        _check_driving_videos(services, tenant, requests)
+        records = [
+            JobRecord(id=job_id, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
+            for job_id, r in zip(job_ids, requests, strict=True)
+        ]
+        if services.jobs.create(records, if_absent=True):
+            _enqueue(services, records)
+            return records
+        existing = services.jobs.get_many(job_ids)  # made meanwhile by a request it outran
+    found = [record for record in existing if record is not None]
+    unsent = [job for job in (_unsent(services, record) for record in found) if job]
+    _enqueue(services, unsent)
+    return [services.jobs.get_for_tenant(tenant, job_id) for job_id in job_ids]
+
+
 def _submit(
     services: ApiServices,
     tenant: str,
@@ -108,15 +152,23 @@ def _submit(
     if idempotency_key is None:
         return _create(services, tenant, requests)
     fingerprint = body_fingerprint(route, [r.model_dump(mode="json") for r in requests])
-    earlier = services.idempotency.claim(tenant, idempotency_key, fingerprint)
-    if earlier is not None:
-        return [services.jobs.get_for_tenant(tenant, job_id) for job_id in earlier]
+    keys = services.idempotency
+    claim = keys.claim(tenant, idempotency_key, fingerprint, len(requests))
+    if claim.done:
+        return [services.jobs.get_for_tenant(tenant, job_id) for job_id in claim.job_ids]
     try:
-        records = _create(services, tenant, requests)
-    except BaseException:
-        services.idempotency.release(tenant, idempotency_key)
+        records = _make(services, tenant, requests, claim.job_ids)
+    except RenderServiceError as exc:
+        # Refused before anything was stored (an unknown character): the key is free
+        # again. Otherwise the entry stays, and the client's retry resumes it at once.
+        with contextlib.suppress(QueueUnavailable):
+            end = keys.forget if exc.code in REFUSED_BEFORE_STORING else keys.release
+            end(tenant, idempotency_key, claim)
         raise
-    services.idempotency.complete(tenant, idempotency_key, fingerprint, [r.id for r in records])
+    try:
+        keys.complete(tenant, idempotency_key, claim)
+    except QueueUnavailable as exc:  # the jobs are stored and sent: a retry only replays
+        log.warning("idempotency key left unfinished (a retry will finish it): %s", exc)
     return records
 
 
@@ -172,7 +224,9 @@ def list_renders(
     tenant: Tenant,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^\d{1,18}$", description="A page's next_cursor.")
+    ] = None,
 ) -> JobPage:
     page = services.jobs.list_page(tenant, status_filter, limit, cursor)
     return JobPage(jobs=[JobView.of(r) for r in page.jobs], next_cursor=page.next_cursor)

@@ -39,6 +39,7 @@ class WebhookRequest(BaseModel):
     events: list[EventType] = Field(
         default_factory=lambda: list(EventType),
         min_length=1,
+        max_length=len(EventType),
         description="Event types to deliver (default: all).",
     )
 

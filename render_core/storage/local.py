@@ -1,7 +1,12 @@
-"""Object storage in a local directory: the embedded default and the laptop backend."""
+"""Object storage in a local directory: the embedded default and the laptop backend.
+
+Errors name the object's key and the system's reason, never the server's paths: their
+messages reach clients (503 bodies, job errors). The full error goes to the log.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +24,14 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+log = logging.getLogger(__name__)
+
+
+def _unavailable(action: str, key: str, exc: OSError) -> StorageUnavailable:
+    """The client-facing error: the key and the reason (``strerror``, which holds no path)."""
+    log.warning("local storage: cannot %s %s: %s", action, key, exc)
+    reason = exc.strerror or type(exc).__name__
+    return StorageUnavailable(f"storage cannot {action} {key}: {reason}")
 
 
 class LocalStore:
@@ -40,7 +53,8 @@ class LocalStore:
                 f"storage directory {self.root} is not writable: {exc}"
             ) from exc
 
-    def _write_atomically(self, target: Path, write: object) -> None:
+    def _write_atomically(self, key: str, write: object) -> None:
+        target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
@@ -59,13 +73,13 @@ class LocalStore:
                 Path(tmp_name).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StorageUnavailable(f"cannot write {target}: {exc}") from exc
+            raise _unavailable("write", key, exc) from exc
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        self._write_atomically(self._path(key), data)
+        self._write_atomically(key, data)
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
-        self._write_atomically(self._path(key), path)
+        self._write_atomically(key, path)
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -73,13 +87,15 @@ class LocalStore:
         except FileNotFoundError as exc:
             raise NotFound(f"object {key} not found") from exc
         except OSError as exc:
-            raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
+            raise _unavailable("read", key, exc) from exc
 
     def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         try:
             handle = self._path(key).open("rb")
         except FileNotFoundError as exc:
             raise NotFound(f"object {key} not found") from exc
+        except OSError as exc:
+            raise _unavailable("read", key, exc) from exc
         with handle:
             while chunk := handle.read(chunk_size):
                 yield chunk
@@ -89,6 +105,8 @@ class LocalStore:
             return self._path(key).stat().st_size
         except FileNotFoundError as exc:
             raise NotFound(f"object {key} not found") from exc
+        except OSError as exc:
+            raise _unavailable("read", key, exc) from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -108,7 +126,10 @@ class LocalStore:
         return sorted(found, key=lambda info: info.key)
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise _unavailable("delete", key, exc) from exc
 
     def delete_prefix(self, prefix: str) -> int:
         doomed = self.list(prefix)

@@ -7,6 +7,7 @@ prefork child inherits a store built in its parent, never its parent's client).
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from render_core.errors import ConfigurationError, NotFound, StorageUnavailable
 from render_core.settings import Settings
 from render_core.storage.base import ObjectInfo, validate_key
 from render_core.storage_url import S3Location
+
+log = logging.getLogger(__name__)
 
 # boto3 ships no type stubs here; the client is dynamic anyway.
 S3Client = Any
@@ -67,9 +70,17 @@ def _mapped_errors(action: str, key: str) -> Iterator[None]:
     except ClientError as exc:
         if _error_code(exc) in MISSING_OBJECT_CODES:
             raise NotFound(f"object {key} not found") from exc
-        raise StorageUnavailable(f"S3 {action} {key} failed: {exc}") from exc
+        reason = _error_code(exc) or f"HTTP {_http_status(exc)}"
+        raise _unavailable(action, key, exc, reason) from exc
     except (BotoCoreError, S3UploadFailedError) as exc:
-        raise StorageUnavailable(f"S3 {action} {key} failed: {exc}") from exc
+        raise _unavailable(action, key, exc, type(exc).__name__) from exc
+
+
+def _unavailable(action: str, key: str, exc: Exception, reason: str) -> StorageUnavailable:
+    """Clients see the key and the error's code (its message can name the endpoint and the
+    bucket); the log gets all of it."""
+    log.warning("S3 %s %s failed: %s", action, key, exc)
+    return StorageUnavailable(f"S3 {action} {key} failed: {reason}")
 
 
 class S3Store:
