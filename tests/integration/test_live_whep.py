@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render_cli.local_redis import LocalRedis
-from tests.stack import Stack, register_portrait, running_stack, wait_for_job
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import ManagedProcess, wait_until
+from tests.stack import CLI, Stack, _answers, register_portrait, running_stack, wait_for_job
 from tests.whep_client import Received, WhepError, WhepViewer, watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -229,3 +230,39 @@ def test_the_session_limit_and_delete(
 
     asyncio.run(scenario())
     client.post(f"/v1/renders/{job_id}/cancel")
+
+
+def test_a_stream_process_holds_sessions_and_a_delete_anywhere_ends_them(
+    stack: Stack, client: httpx.Client, character: dict[str, Any]
+) -> None:
+    port = free_port()
+    job_id = _submit(client, character, duration_ms=6000)
+    stream = ManagedProcess(
+        [*CLI, "stream", "--host", "127.0.0.1", "--port", str(port)],
+        stack.env,
+        stack.logs / "stream.log",
+    )
+    stream_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(f"{stream_url}/healthz"), 60, "the stream role answering")
+
+        async def scenario() -> Received:
+            viewer = WhepViewer(stream_url, KEY_A, job_id)
+            try:
+                await viewer.open()
+                assert len((await viewer.receive(limit=3)).frames) == 3
+                # The API process does not hold the session: it asks its owner to end it.
+                assert viewer.location is not None
+                ended = await asyncio.to_thread(client.delete, viewer.location)
+                assert ended.status_code == 204, ended.text
+                return await viewer.receive(timeout_s=10)
+            finally:
+                await viewer.close()
+
+        rest = asyncio.run(scenario())
+        assert rest.ended and len(rest.frames) < 100
+        # The stream role serves WHEP and health only.
+        assert httpx.get(f"{stream_url}/v1/renders").status_code == 404
+    finally:
+        stream.stop()
+        client.post(f"/v1/renders/{job_id}/cancel")
