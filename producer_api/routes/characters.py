@@ -10,7 +10,8 @@ import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from pydantic import BaseModel
 
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
@@ -84,6 +85,24 @@ def register_character(
     services.store.put_bytes(character.portrait_key, checked.png, "image/png")
     services.characters.save(character)
     return CharacterView.of(character)
+
+
+class CharacterPage(BaseModel):
+    characters: list[CharacterView]
+    next_cursor: str | None
+
+
+@router.get("", summary="List the tenant's characters, newest first")
+def list_characters(
+    services: Services,
+    tenant: Tenant,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
+) -> CharacterPage:
+    page = services.characters.list_page(tenant, limit, cursor)
+    return CharacterPage(
+        characters=[CharacterView.of(c) for c in page.characters], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{character_id}", summary="A registered character", responses=error_responses(404))

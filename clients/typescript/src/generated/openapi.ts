@@ -47,7 +47,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List the tenant's characters, newest first */
+        get: operations["list_characters_v1_characters_get"];
         put?: never;
         /**
          * Register a character portrait
@@ -452,6 +453,13 @@ export interface components {
              * @description The driving video (mp4 or webm).
              */
             video: string;
+        };
+        /** CharacterPage */
+        CharacterPage: {
+            /** Characters */
+            characters: components["schemas"]["CharacterView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** CharacterView */
         CharacterView: {
@@ -1088,6 +1096,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_characters_v1_characters_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharacterPage"];
+                };
+            };
+            /** @description Missing or unknown API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request failed validation; the message names the fields. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Redis or object storage did not answer; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
