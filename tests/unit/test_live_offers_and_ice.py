@@ -17,7 +17,7 @@ TURN = '[{"urls": ["stun:stun.example.com:3478", "turn:turn.example.com:3478"], 
 
 async def _offer(kind: str = "video", direction: str = "recvonly") -> str:
     pc = RTCPeerConnection()
-    pc.addTransceiver(kind, direction=direction)  # type: ignore[arg-type]
+    pc.addTransceiver(kind, direction=direction)
     await pc.setLocalDescription(await pc.createOffer())
     sdp: str = pc.localDescription.sdp
     await pc.close()
