@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import ModuleType
 
 from fastapi import FastAPI
 
@@ -14,6 +17,7 @@ from producer_api.faces.loading import load_face_detector
 from producer_api.guard import RequestGuard
 from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
+from producer_api.live.sessions import LiveSessions
 from producer_api.metrics import install_metrics
 from producer_api.routes import (
     characters,
@@ -23,6 +27,7 @@ from producer_api.routes import (
     outputs,
     renders,
     webhooks,
+    whep,
 )
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
@@ -40,13 +45,30 @@ DESCRIPTION = """
 Render short animated clips of a character's portrait showing an emotion.
 
 Register a portrait (`POST /v1/characters`), submit renders (`POST /v1/renders`),
-poll their status and progress, then fetch the manifest, frames and mp4.
+poll their status and progress or follow their events, watch them live over WebRTC
+(WHEP), then fetch the manifest, frames and mp4.
 Everything under `/v1` takes `Authorization: Bearer <api key>`; errors are
 `{"error": {"code": ..., "message": ...}}`.
 """
 
 
+API_ROUTERS = (health, characters, driving_videos, renders, outputs, events, webhooks, whep)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    live: LiveSessions = app.state.live
+    await live.shutdown()  # peer connections end with the process, not after it
+
+
 def create_app(settings: Settings) -> FastAPI:
+    """The whole API: every route, the docs and the web page."""
+    return build_app(settings, API_ROUTERS, docs=True)
+
+
+def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> FastAPI:
+    """An app serving ``routers`` over the services every route may use."""
     if not settings.auth_enabled:
         log.warning(
             "AUTH IS OFF: RENDER_API_KEYS is empty, every caller is tenant 'local'. "
@@ -61,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        lifespan=_lifespan,
     )
     jobs = JobStore(client, settings.events_retention_s)
     app.state.services = ApiServices(
@@ -80,13 +103,17 @@ def create_app(settings: Settings) -> FastAPI:
     # Its reads block for up to a keep-alive period: the socket timeout outlasts it.
     async_client = async_redis(settings, blocking_s=settings.events_keepalive_s)
     app.state.events = EventReader(async_client, settings.events_retention_s)
+    # Live sessions' registry and close requests: pub/sub waits up to 5 s a read.
+    live_client = async_redis(settings, blocking_s=5.0)
+    app.state.live = LiveSessions(settings, store, app.state.events, live_client)
     install_error_handlers(app)
-    install_docs(app)
+    if docs:
+        install_docs(app)
     # Middleware added later runs first: metrics see every answer, the guard's included.
     app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(CatchAll)
     install_metrics(app, jobs, render_queues(settings))
-    for module in (health, characters, driving_videos, renders, outputs, events, webhooks):
+    for module in routers:
         app.include_router(module.router)
     return app
 

@@ -45,6 +45,17 @@ def api(
 
 
 @app.command()
+def stream(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (HTTP; media is UDP).")] = 8001,
+) -> None:
+    """Serve live (WHEP) sessions on their own: the WHEP routes and health probes."""
+    with needs_extra("api"):
+        from producer_api.stream import run_stream
+    run_stream(host, port, _settings().api_shutdown_grace_s)
+
+
+@app.command()
 def worker(
     renderer: Annotated[str | None, typer.Option(help="mock or liveportrait.")] = None,
     queues: Annotated[str | None, typer.Option(help="Comma-separated queues.")] = None,

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from render_core.storage_url import StorageLocation, parse_storage_url
@@ -31,6 +31,36 @@ def usable_cpus(cap: int) -> int:
     else:
         count = os.cpu_count() or 1
     return max(1, min(cap, count))
+
+
+class IceServer(BaseModel):
+    """One STUN or TURN server, in the shape of WebRTC's ``RTCIceServer``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    @property
+    def url_list(self) -> list[str]:
+        return [self.urls] if isinstance(self.urls, str) else list(self.urls)
+
+
+_ICE_SERVERS = TypeAdapter(list[IceServer])
+
+
+def _parse_ice_servers(value: str) -> list[IceServer]:
+    if not value.strip():
+        return []
+    servers = _ICE_SERVERS.validate_json(value)
+    for server in servers:
+        for url in server.url_list:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"RENDER_ICE_SERVERS: {url!r} is not a stun: or turn: URL")
+            if url.startswith("turn") and not (server.username and server.credential):
+                raise ValueError(f"RENDER_ICE_SERVERS: {url!r} needs username and credential")
+    return servers
 
 
 class Settings(BaseSettings):
@@ -89,6 +119,13 @@ class Settings(BaseSettings):
         description="Threads that encode and store a batch's frames (default: CPUs, at most 8).",
     )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
+    first_batch_size: int = Field(
+        4,
+        ge=0,
+        le=256,
+        description="Frames in a clip's first batch, so its first frames are stored sooner "
+        "(0: the same as frame_batch_size).",
+    )
     renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
     mock_frame_delay_s: float = Field(0.0, ge=0, description="Mock renderer sleep per frame.")
     mock_faults: bool = Field(
@@ -175,6 +212,23 @@ class Settings(BaseSettings):
     max_concurrent_uploads: int = Field(
         4, ge=1, le=256, description="Uploads an API process parses at once; 503 past that."
     )
+    webrtc_max_sessions: int = Field(
+        16, ge=0, le=1000, description="Live (WHEP) sessions one process holds; past it 503."
+    )
+    ice_servers: str = Field(
+        "",
+        description="STUN/TURN servers for live sessions, JSON as WebRTC takes them: "
+        '[{"urls": "turn:host:3478", "username": "u", "credential": "p"}]. '
+        "Empty: host candidates only.",
+    )
+    webrtc_udp_ports: str = Field(
+        "", description="UDP port range of live sessions, MIN-MAX (empty: any free port)."
+    )
+    webrtc_public_ip: str = Field(
+        "",
+        description="Address announced in live sessions' candidates (a NAT's or a container's"
+        " published address); empty: the interfaces' own.",
+    )
     log_json: bool = Field(True, description="Log JSON lines.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
     api_key: str = Field("", description="The CLI's API key (when auth is on).")
@@ -193,6 +247,36 @@ class Settings(BaseSettings):
     def _storage_url_parses(cls, value: str) -> str:
         parse_storage_url(value)
         return value
+
+    @field_validator("webrtc_udp_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        if value.strip():
+            low, sep, high = value.strip().partition("-")
+            if not (sep and low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high)):
+                raise ValueError("RENDER_WEBRTC_UDP_PORTS must be MIN-MAX, 1024 <= MIN <= MAX")
+            if int(high) > 65535:
+                raise ValueError("RENDER_WEBRTC_UDP_PORTS: ports end at 65535")
+        return value
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_servers_parse(cls, value: str) -> str:
+        _parse_ice_servers(value)
+        return value
+
+    @cached_property
+    def ice_server_list(self) -> list[IceServer]:
+        """``ice_servers`` parsed (validated when the settings were read)."""
+        return _parse_ice_servers(self.ice_servers)
+
+    @cached_property
+    def udp_port_range(self) -> tuple[int, int] | None:
+        """``webrtc_udp_ports`` as (min, max), or None for any free port."""
+        if not self.webrtc_udp_ports.strip():
+            return None
+        low, _, high = self.webrtc_udp_ports.strip().partition("-")
+        return int(low), int(high)
 
     @cached_property
     def storage_location(self) -> StorageLocation:

@@ -49,6 +49,7 @@ class RenderServices:
     renderer: Renderer[Any, Any]
     batch_size: int
     retry_policy: RetryPolicy
+    first_batch_size: int = 0
     encode_threads: int = 4
     lease_ttl_s: int = LEASE_TTL_S
     events: RenderEvents = field(default_factory=NoEvents)
@@ -250,8 +251,9 @@ def _render_frames(
             ThreadPoolExecutor(max_workers=1) as clip_thread,
         ):
             previous: _BatchOut | None = None
-            for start in range(0, request.frame_count, services.batch_size):
-                indices = range(start, min(request.frame_count, start + services.batch_size))
+            for indices in batch_ranges(
+                request.frame_count, services.batch_size, services.first_batch_size
+            ):
                 t = time.perf_counter()
                 frames = services.renderer.render_batch(source, plan, indices)
                 timings.add("render", t)
@@ -276,6 +278,19 @@ def _render_frames(
             writer.close()
             timings.add("encode_mp4_close", t)
     return entries
+
+
+def batch_ranges(total: int, size: int, first: int = 0) -> list[range]:
+    """The clip's batches: a small first one (``first`` frames, 0 for a full one), so the
+    first frames reach storage and live viewers sooner, then full batches."""
+    first = min(first or size, size)
+    ranges: list[range] = []
+    start = 0
+    while start < total:
+        stop = min(total, start + (first if start == 0 else size))
+        ranges.append(range(start, stop))
+        start = stop
+    return ranges
 
 
 def _feed_clip(writer: Mp4Writer, frames: list[Frame]) -> None:

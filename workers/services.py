@@ -42,6 +42,7 @@ def build_services(settings: Settings, store: ObjectStore) -> RenderServices:
         store=store,
         renderer=renderer,
         batch_size=settings.frame_batch_size,
+        first_batch_size=settings.first_batch_size,
         lease_ttl_s=settings.lease_ttl_s,
         encode_threads=settings.encode_threads,
         retry_policy=RetryPolicy(

@@ -11,7 +11,8 @@ import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from producer_api.auth import Tenant
@@ -90,6 +91,24 @@ async def register_character(
     )
     await run_in_threadpool(_store, services, character, checked.portrait.png)
     return CharacterView.of(character)
+
+
+class CharacterPage(BaseModel):
+    characters: list[CharacterView]
+    next_cursor: str | None
+
+
+@router.get("", summary="List the tenant's characters, newest first")
+def list_characters(
+    services: Services,
+    tenant: Tenant,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
+) -> CharacterPage:
+    page = services.characters.list_page(tenant, limit, cursor)
+    return CharacterPage(
+        characters=[CharacterView.of(c) for c in page.characters], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{character_id}", summary="A registered character", responses=error_responses(404))

@@ -19,6 +19,7 @@ import type {
   EventsOptions,
   HealthStatus,
   IAvatarRenderer,
+  ListOptions,
   PortraitInput,
   RenderEventsOptions,
   RenderEventStream,
@@ -29,6 +30,7 @@ import type {
 import type {
   BatchJobs,
   Character,
+  CharacterPage,
   Emotion,
   Job,
   RenderManifest,
@@ -147,6 +149,20 @@ export class HttpAvatarRenderer implements IAvatarRenderer {
       body: form,
       signal: options.signal,
       safe: false,
+    });
+  }
+
+  async listCharacters(options: ListOptions = {}): Promise<CharacterPage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.cursor !== undefined) query.set("cursor", options.cursor);
+    const text = query.toString();
+    const suffix = text ? `?${text}` : "";
+    return this.json<CharacterPage>({
+      method: "GET",
+      path: `/v1/characters${suffix}`,
+      signal: options.signal,
+      safe: true,
     });
   }
 

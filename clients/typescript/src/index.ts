@@ -15,6 +15,7 @@ export type {
   EventsOptions,
   HealthStatus,
   IAvatarRenderer,
+  ListOptions,
   PortraitInput,
   RenderEventsOptions,
   RenderEventStream,

@@ -32,6 +32,7 @@ import type {
   EventsOptions,
   HealthStatus,
   IAvatarRenderer,
+  ListOptions,
   PortraitInput,
   RenderEventsOptions,
   RenderEventStream,
@@ -41,6 +42,7 @@ import type {
 } from "./renderer.js";
 import type {
   Character,
+  CharacterPage,
   Emotion,
   FrameEntry,
   Job,
@@ -165,6 +167,26 @@ export class MockAvatarRenderer implements IAvatarRenderer {
     };
     this.characters.set(character.id, character);
     return structuredClone(character);
+  }
+
+  async listCharacters(options: ListOptions = {}): Promise<CharacterPage> {
+    options.signal?.throwIfAborted();
+    const limit = options.limit ?? 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw apiError("invalid_request", "limit: Input should be from 1 to 100", { status: 422 });
+    }
+    if (options.cursor !== undefined && !/^\d+$/.test(options.cursor)) {
+      throw apiError("invalid_request", "cursor: String should match pattern '^\\d+$'", { status: 422 });
+    }
+    // Ids are the sequence in hex: the cursor is the last listed one's sequence number.
+    const below = options.cursor === undefined ? Infinity : Number(options.cursor);
+    const newestFirst = [...this.characters.values()].reverse();
+    const page = newestFirst.filter((c) => parseInt(c.id, 16) < below).slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      characters: structuredClone(page),
+      next_cursor: page.length === limit && last !== undefined ? String(parseInt(last.id, 16)) : null,
+    };
   }
 
   async renderEmotion(

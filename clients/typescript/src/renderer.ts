@@ -2,6 +2,7 @@
 
 import type {
   Character,
+  CharacterPage,
   Emotion,
   EventType,
   FrameOptions,
@@ -82,6 +83,13 @@ export interface RenderEventStream extends AsyncIterable<RenderEvent> {
   close(): Promise<void>;
 }
 
+export interface ListOptions extends CallOptions {
+  /** At most this many (1 to 100; the API's default is 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
 export interface HealthStatus {
   /** The API process answers (`/healthz`). */
   alive: boolean;
@@ -96,6 +104,9 @@ export interface HealthStatus {
 export interface IAvatarRenderer {
   /** Register a portrait (must show a face); the character renders many times. */
   registerCharacter(portrait: PortraitInput, name?: string, options?: CallOptions): Promise<Character>;
+
+  /** The tenant's characters, newest first, a page at a time (`next_cursor` pages on). */
+  listCharacters(options?: ListOptions): Promise<CharacterPage>;
 
   /** Submit one render of a character showing an emotion (intensity 0 to 1). */
   renderEmotion(

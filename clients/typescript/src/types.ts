@@ -16,6 +16,7 @@ import {
 type Schemas = components["schemas"];
 
 export type Character = Schemas["CharacterView"];
+export type CharacterPage = Schemas["CharacterPage"];
 export type DetectedFace = Schemas["DetectedFace"];
 export type FaceBox = Schemas["FaceBox"];
 export type Emotion = Schemas["Emotion"];

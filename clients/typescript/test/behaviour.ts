@@ -89,6 +89,22 @@ export function behaviourSuite(
       assert.ok(character.face.box.bottom > character.face.box.top);
     });
 
+    it("lists the tenant's characters newest first, a page at a time", async () => {
+      const second = await client.registerCharacter(readFileSync(SAMPLE_PORTRAIT), "second");
+      const first = await client.listCharacters({ limit: 1 });
+      assert.deepEqual(
+        first.characters.map((c) => c.id),
+        [second.id],
+      );
+      assert.ok(first.next_cursor, "a cursor to the next page");
+      const next = await client.listCharacters({ limit: 1, cursor: first.next_cursor });
+      assert.deepEqual(
+        next.characters.map((c) => c.id),
+        [character.id],
+      );
+      await rejectsWith(client.listCharacters({ limit: 0 }), ValidationError);
+    });
+
     it("renders an emotion, reporting progress until it succeeds", async () => {
       const job = await client.renderEmotion(character.id, "happy", 0.8, SHORT);
       assert.equal(job.status, "queued");
