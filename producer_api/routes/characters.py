@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.heavy import check_portrait
+from producer_api.paging import Cursor
 from producer_api.portraits import MAX_PORTRAIT_BYTES
 from producer_api.services import ApiServices, Services
 from render_core import keys
@@ -103,7 +104,7 @@ def list_characters(
     services: Services,
     tenant: Tenant,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
+    cursor: Cursor = None,
 ) -> CharacterPage:
     page = services.characters.list_page(tenant, limit, cursor)
     return CharacterPage(

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.idempotency import MAX_KEY_LENGTH, body_fingerprint
+from producer_api.paging import Cursor
 from producer_api.services import ApiServices, Services
 from render_core.errors import (
     NotFound,
@@ -224,9 +225,7 @@ def list_renders(
     tenant: Tenant,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[
-        str | None, Query(pattern=r"^\d{1,18}$", description="A page's next_cursor.")
-    ] = None,
+    cursor: Cursor = None,
 ) -> JobPage:
     page = services.jobs.list_page(tenant, status_filter, limit, cursor)
     return JobPage(jobs=[JobView.of(r) for r in page.jobs], next_cursor=page.next_cursor)

@@ -1103,7 +1103,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description next_cursor */
+                /** @description A page's next_cursor. */
                 cursor?: string | null;
             };
             header?: never;
@@ -1210,6 +1210,15 @@ export interface operations {
             };
             /** @description No face found (`no_face_found`), or a form field breaks its rule. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This tenant has as many uploads being checked as it may; retry after Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1346,6 +1355,15 @@ export interface operations {
             };
             /** @description Too long, no frames, or no face in a non-square video's first frame (`no_face_found`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This tenant has as many uploads being checked as it may; retry after Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1491,7 +1509,7 @@ export interface operations {
             query?: {
                 status?: components["schemas"]["JobStatus"] | null;
                 limit?: number;
-                /** @description next_cursor */
+                /** @description A page's next_cursor. */
                 cursor?: string | null;
             };
             header?: never;
@@ -1590,7 +1608,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The Idempotency-Key was used with another body, or its first request is still being handled. */
+            /** @description The Idempotency-Key was used with another body (`idempotency_key_reused`), or a request with it is still being handled (`idempotency_in_progress`, with Retry-After). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1671,7 +1689,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The Idempotency-Key was used with another body, or its first request is still being handled. */
+            /** @description The Idempotency-Key was used with another body (`idempotency_key_reused`), or a request with it is still being handled (`idempotency_in_progress`, with Retry-After). */
             409: {
                 headers: {
                     [name: string]: unknown;
