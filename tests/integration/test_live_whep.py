@@ -262,7 +262,9 @@ def test_a_stream_process_holds_sessions_and_a_delete_anywhere_ends_them(
         rest = asyncio.run(scenario())
         assert rest.ended and len(rest.frames) < 100
         # The stream role serves WHEP and health only.
-        assert httpx.get(f"{stream_url}/v1/renders").status_code == 404
+        # The stream role serves the live routes alone: a caller with a key finds no other.
+        auth = {"Authorization": f"Bearer {KEY_A}"}
+        assert httpx.get(f"{stream_url}/v1/renders", headers=auth).status_code == 404
     finally:
         stream.stop()
         client.post(f"/v1/renders/{job_id}/cancel")

@@ -338,6 +338,80 @@ class FaceModelsInvalid(ConfigurationError):
     code = "face_models_invalid"
 
 
+# --- the API's edge: body limits, busy uploads, records, live sessions ---------------
+
+
+class BodyTooLarge(InvalidInput):
+    """The request body is over its route's limit (sent before the whole body was read)."""
+
+    code = "body_too_large"
+    http_status = 413
+
+
+class UnstorableRecord(InvalidInput):
+    """The request would make a record that does not read back as written."""
+
+    code = "unstorable_record"
+
+
+class UnreadableRecord(AvatarRenderError):
+    """A stored record is damaged; it is skipped where many are read."""
+
+    code = "unreadable_record"
+    http_status = 500
+
+
+class TooManyValidations(AvatarRenderError):
+    """This tenant has as many uploads being checked as it may; retry after Retry-After."""
+
+    code = "too_many_validations"
+    http_status = 429
+
+
+class UploadsBusy(TransientError):
+    """The API process is parsing as many uploads as it may; retry after Retry-After."""
+
+    code = "uploads_busy"
+
+
+class ValidationUnavailable(TransientError):
+    """A process that checks uploads died; retry the upload."""
+
+    code = "validation_unavailable"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A live-session offer whose body is not application/sdp."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class InvalidSdp(InvalidInput):
+    """The body is not an SDP offer that can receive the render's video."""
+
+    code = "invalid_sdp"
+    http_status = 400
+
+
+class OfferTooLarge(ImageTooLarge):
+    """The SDP offer is over its size limit."""
+
+    code = "offer_too_large"
+
+
+class NotPlayable(Conflict):
+    """The render has no frames to play live (not asked for frames, failed, or gone)."""
+
+    code = "not_playable"
+
+
+class TooManySessions(TransientError):
+    """The process holds as many live sessions as it may; another may have room."""
+
+    code = "too_many_sessions"
+
+
 # --- raised by this client, not sent by the API -----------------------------------------
 
 
