@@ -30,6 +30,7 @@ from producer_api.routes import (
     whep,
 )
 from producer_api.services import ApiServices
+from producer_api.ui import install_ui
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
@@ -62,7 +63,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The whole API: every route, the docs and the web page."""
+    """The whole API: every route, the docs and the web page at /ui."""
     return build_app(settings, API_ROUTERS, docs=True)
 
 
@@ -109,6 +110,7 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
     install_error_handlers(app)
     if docs:
         install_docs(app)
+        install_ui(app, settings)
     install_metrics(app, jobs, render_queues(settings))
     for module in routers:
         app.include_router(module.router)
