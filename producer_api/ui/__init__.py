@@ -1,8 +1,8 @@
 """The operator's web page at ``/ui``: static files, served with a strict policy.
 
-The page (``static/``) is plain HTML and CSS, its module ``app.js`` and the TypeScript
-client's browser build under ``client/``, all committed: ``npm run build:ui`` in
-``clients/typescript`` makes them from ``src/app.ts`` and the client's sources, and
+The page (``static/``) is plain HTML and CSS, its modules ``app.js`` and ``whep.js`` and the
+TypeScript client's browser build under ``client/``, all committed: ``npm run build:ui`` in
+``clients/typescript`` makes them from ``src/*.ts`` and the client's sources, and
 ``scripts/test_clients_ts`` fails when they differ. Nothing is loaded from outside the
 service, no inline script or style runs, and the key the operator types stays in the page
 (memory, or sessionStorage when asked), never in a URL or a cookie.

@@ -28,7 +28,7 @@ async def test_the_page_and_its_modules_are_served_with_a_strict_policy(
         # Nothing from elsewhere, no inline script or style.
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text)
         assert "<script>" not in page.text and "style=" not in page.text
-        for asset in ("app.js", "style.css", "client/index.js", "client/http.js"):
+        for asset in ("app.js", "whep.js", "style.css", "client/index.js", "client/http.js"):
             response = await anonymous.get(f"/ui/{asset}")
             assert response.status_code == 200, asset
             assert response.headers["content-security-policy"] == policy

@@ -2,7 +2,7 @@
  * The operator's page at /ui: pick or upload a portrait, submit a render, watch it over
  * WebRTC (WHEP) while its events drive the progress bar, then see its frames and get
  * the mp4. API calls go through the TypeScript client (./client/, built from
- * clients/typescript); the WHEP exchange is a few lines of its own. The key lives in
+ * clients/typescript); the WHEP exchange is ./whep.ts. The key lives in
  * memory, or in sessionStorage when asked: never in the URL or a cookie.
  */
 
@@ -14,6 +14,7 @@ import {
   type Job,
   type RenderManifest,
 } from "./client/index.js";
+import { openWhep, type WhepSession } from "./whep.js";
 
 const KEY_STORAGE = "avatar-render.api-key";
 const CONTROLS: ReadonlyArray<[keyof FineControls, number, number, number]> = [
@@ -25,7 +26,6 @@ const CONTROLS: ReadonlyArray<[keyof FineControls, number, number, number]> = [
   ["head_yaw", -30, 30, 1],
   ["head_roll", -20, 20, 1],
 ];
-const ICE_GATHERING_MS = 2000;
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -127,7 +127,7 @@ async function watch(job: Job): Promise<void> {
   clearResult();
   const total = job.progress.frames_total ?? 0;
   progress(job.progress.frames_done ?? 0, total, "queued");
-  openWhep(job.id).then(
+  openWhep(job.id, apiKey, el<HTMLVideoElement>("live")).then(
     (session) => {
       if (watching === current) current.whep = session;
       else void session.close();
@@ -173,57 +173,6 @@ async function stopWatching(): Promise<void> {
   if (current === undefined) return;
   current.stop.abort();
   await current.whep?.close();
-}
-
-// ------------------------------------------------------------ WHEP
-
-interface WhepSession {
-  close(): Promise<void>;
-}
-
-function iceGathered(pc: RTCPeerConnection): Promise<void> {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, ICE_GATHERING_MS); // send what we have: the server finds us anyway
-  });
-}
-
-async function openWhep(jobId: string): Promise<WhepSession> {
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver("video", { direction: "recvonly" });
-  const video = el<HTMLVideoElement>("live");
-  pc.addEventListener("track", (event) => {
-    video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
-  });
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGathered(pc);
-  const headers = { Authorization: `Bearer ${apiKey}` };
-  const response = await fetch(`/v1/renders/${encodeURIComponent(jobId)}/whep`, {
-    method: "POST",
-    headers: { ...headers, "Content-Type": "application/sdp" },
-    body: pc.localDescription?.sdp ?? "",
-  });
-  if (response.status !== 201) {
-    pc.close();
-    const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-    throw new Error(body.error?.message ?? `WHEP answered ${response.status}`);
-  }
-  const location = response.headers.get("Location");
-  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
-  const end = (): void => {
-    if (location) void fetch(location, { method: "DELETE", headers, keepalive: true }).catch(() => {});
-  };
-  window.addEventListener("pagehide", end, { once: true });
-  return {
-    close: async () => {
-      window.removeEventListener("pagehide", end);
-      end();
-      pc.close();
-    },
-  };
 }
 
 // ------------------------------------------------------------ the finished clip

@@ -1,4 +1,5 @@
 import { AvatarRenderError, HttpAvatarRenderer, } from "./client/index.js";
+import { openWhep } from "./whep.js";
 const KEY_STORAGE = "avatar-render.api-key";
 const CONTROLS = [
     ["smile", -1, 1, 0.05],
@@ -9,7 +10,6 @@ const CONTROLS = [
     ["head_yaw", -30, 30, 1],
     ["head_roll", -20, 20, 1],
 ];
-const ICE_GATHERING_MS = 2000;
 function el(id) {
     const found = document.getElementById(id);
     if (found === null)
@@ -99,7 +99,7 @@ async function watch(job) {
     clearResult();
     const total = job.progress.frames_total ?? 0;
     progress(job.progress.frames_done ?? 0, total, "queued");
-    openWhep(job.id).then((session) => {
+    openWhep(job.id, apiKey, el("live")).then((session) => {
         if (watching === current)
             current.whep = session;
         else
@@ -153,52 +153,6 @@ async function stopWatching() {
         return;
     current.stop.abort();
     await current.whep?.close();
-}
-function iceGathered(pc) {
-    return new Promise((resolve) => {
-        if (pc.iceGatheringState === "complete")
-            return resolve();
-        pc.addEventListener("icegatheringstatechange", () => {
-            if (pc.iceGatheringState === "complete")
-                resolve();
-        });
-        setTimeout(resolve, ICE_GATHERING_MS);
-    });
-}
-async function openWhep(jobId) {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    const video = el("live");
-    pc.addEventListener("track", (event) => {
-        video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
-    });
-    await pc.setLocalDescription(await pc.createOffer());
-    await iceGathered(pc);
-    const headers = { Authorization: `Bearer ${apiKey}` };
-    const response = await fetch(`/v1/renders/${encodeURIComponent(jobId)}/whep`, {
-        method: "POST",
-        headers: { ...headers, "Content-Type": "application/sdp" },
-        body: pc.localDescription?.sdp ?? "",
-    });
-    if (response.status !== 201) {
-        pc.close();
-        const body = (await response.json().catch(() => ({})));
-        throw new Error(body.error?.message ?? `WHEP answered ${response.status}`);
-    }
-    const location = response.headers.get("Location");
-    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
-    const end = () => {
-        if (location)
-            void fetch(location, { method: "DELETE", headers, keepalive: true }).catch(() => { });
-    };
-    window.addEventListener("pagehide", end, { once: true });
-    return {
-        close: async () => {
-            window.removeEventListener("pagehide", end);
-            end();
-            pc.close();
-        },
-    };
 }
 function clearResult() {
     const strip = el("strip");
