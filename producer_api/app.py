@@ -10,6 +10,7 @@ from types import ModuleType
 import redis
 import redis.asyncio as aredis
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
@@ -111,7 +112,13 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
     if docs:
         install_docs(app)
         install_ui(app, settings)
-    install_metrics(app, jobs, render_queues(settings))
+    registry = install_metrics(app, jobs, render_queues(settings))
+    live: LiveSessions = app.state.live
+    Gauge(
+        "avatar_render_live_sessions",
+        "Live (WHEP) sessions this process holds.",
+        registry=registry,
+    ).set_function(lambda: len(live.sessions))
     for module in routers:
         app.include_router(module.router)
     return app
