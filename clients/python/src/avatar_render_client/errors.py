@@ -17,14 +17,18 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   ├── CharacterNotFound, DrivingVideoNotFound
     ├── Conflict (409)                wrong state for that
     │   ├── NotReady                      outputs asked for before the render succeeded
+    │   ├── NotPlayable                   a live view of a failed, cancelled or frameless render
     │   ├── IllegalTransition
     │   ├── IdempotencyKeyReused          the same key with another body
     │   └── IdempotencyInProgress         the same key while the first call still runs
     ├── OutputsExpired (410)          retention deleted the outputs
     ├── Unauthorized (401)            missing or unknown API key
     ├── MethodNotAllowed (405), HttpError, InternalError (500)
+    ├── BadRequest (400)              InvalidJson, InvalidSdp (a WHEP offer that cannot be answered)
+    ├── UnsupportedMediaType (415), OfferTooLarge (413)    a WHEP offer's body
     ├── TransientError (503)          retrying later can help
-    │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout
+    │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout,
+    │   │   TooManySessions (a server's live sessions are full)
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
     └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch,
@@ -200,6 +204,12 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class NotPlayable(Conflict):
+    """A live (WHEP) view of a render that failed, was cancelled or stores no frames."""
+
+    code = "not_playable"
+
+
 class IdempotencyKeyReused(Conflict):
     """The Idempotency-Key was used before with a different request body."""
 
@@ -258,6 +268,26 @@ class InvalidJson(BadRequest):
     code = "invalid_json"
 
 
+class InvalidSdp(BadRequest):
+    """A WHEP offer that is not SDP, or asks for nothing the server can send."""
+
+    code = "invalid_sdp"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The body's media type is not the one the route takes (a WHEP offer: application/sdp)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class OfferTooLarge(InvalidInput):
+    """A WHEP offer over 64 KiB."""
+
+    code = "offer_too_large"
+    http_status = 413
+
+
 # --- 5xx and job errors -----------------------------------------------------------------
 
 
@@ -291,6 +321,12 @@ class GpuOutOfMemory(TransientError):
     """CUDA ran out of memory even at the smallest batch size."""
 
     code = "gpu_out_of_memory"
+
+
+class TooManySessions(TransientError):
+    """The server holds as many live (WHEP) sessions as it may; retry after Retry-After."""
+
+    code = "too_many_sessions"
 
 
 class WorkerLost(TransientError):

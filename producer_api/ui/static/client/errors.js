@@ -23,6 +23,9 @@ export class BadRequestError extends AvatarRenderError {
 export class InvalidJsonError extends BadRequestError {
     static code = "invalid_json";
 }
+export class InvalidSdpError extends BadRequestError {
+    static code = "invalid_sdp";
+}
 export class UnauthorizedError extends AvatarRenderError {
     static code = "unauthorized";
     static status = 401;
@@ -56,6 +59,9 @@ export class IdempotencyKeyReusedError extends ConflictError {
 }
 export class IdempotencyInProgressError extends ConflictError {
     static code = "idempotency_in_progress";
+}
+export class NotPlayableError extends ConflictError {
+    static code = "not_playable";
 }
 export class OutputsExpiredError extends AvatarRenderError {
     static code = "outputs_expired";
@@ -107,6 +113,14 @@ export class NoVideoStreamError extends InvalidInputError {
 export class NoVideoFramesError extends InvalidInputError {
     static code = "no_video_frames";
 }
+export class UnsupportedMediaTypeError extends InvalidInputError {
+    static code = "unsupported_media_type";
+    static status = 415;
+}
+export class OfferTooLargeError extends InvalidInputError {
+    static code = "offer_too_large";
+    static status = 413;
+}
 export class WebhookUrlRefusedError extends InvalidInputError {
     static code = "webhook_url_refused";
 }
@@ -123,6 +137,9 @@ export class QueueUnavailableError extends TransientError {
 }
 export class StorageUnavailableError extends TransientError {
     static code = "storage_unavailable";
+}
+export class TooManySessionsError extends TransientError {
+    static code = "too_many_sessions";
 }
 export class NetworkError extends AvatarRenderError {
     static code = "network_error";
@@ -142,6 +159,7 @@ export class WebhookVerificationError extends AvatarRenderError {
 const API_ERRORS = [
     BadRequestError,
     InvalidJsonError,
+    InvalidSdpError,
     UnauthorizedError,
     NotFoundError,
     CharacterNotFoundError,
@@ -152,6 +170,7 @@ const API_ERRORS = [
     IllegalTransitionError,
     IdempotencyKeyReusedError,
     IdempotencyInProgressError,
+    NotPlayableError,
     OutputsExpiredError,
     EventsExpiredError,
     InvalidInputError,
@@ -166,11 +185,14 @@ const API_ERRORS = [
     VideoTooManyFramesError,
     NoVideoStreamError,
     NoVideoFramesError,
+    UnsupportedMediaTypeError,
+    OfferTooLargeError,
     WebhookUrlRefusedError,
     InternalError,
     TransientError,
     QueueUnavailableError,
     StorageUnavailableError,
+    TooManySessionsError,
 ];
 const BY_CODE = new Map(API_ERRORS.map((cls) => [cls.code, cls]));
 export function errorClassFor(code) {
