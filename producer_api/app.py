@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
@@ -30,6 +31,7 @@ from producer_api.routes import (
     whep,
 )
 from producer_api.services import ApiServices
+from producer_api.ui import install_ui
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
@@ -63,7 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The whole API: every route, the docs and the web page."""
+    """The whole API: every route, the docs and the web page at /ui."""
     return build_app(settings, API_ROUTERS, docs=True)
 
 
@@ -109,10 +111,17 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
     install_error_handlers(app)
     if docs:
         install_docs(app)
+        install_ui(app, settings)
     # Middleware added later runs first: metrics see every answer, the guard's included.
     app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(CatchAll)
-    install_metrics(app, jobs, render_queues(settings))
+    registry = install_metrics(app, jobs, render_queues(settings))
+    live: LiveSessions = app.state.live
+    Gauge(
+        "avatar_render_live_sessions",
+        "Live (WHEP) sessions this process holds.",
+        registry=registry,
+    ).set_function(lambda: len(live.sessions))
     for module in routers:
         app.include_router(module.router)
     return app

@@ -187,8 +187,9 @@ class QueueCollector(Collector):
         return 0.0
 
 
-def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:
-    """Count every request and serve ``/metrics`` from a registry of this app's own."""
+def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> CollectorRegistry:
+    """Count every request and serve ``/metrics`` from a registry of this app's own (returned,
+    for the app's other figures)."""
     registry = CollectorRegistry()
     registry.register(QueueCollector(jobs, queues))
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
@@ -196,3 +197,5 @@ def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:
     @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return registry

@@ -208,6 +208,8 @@ def test_the_session_limit_and_delete(
         try:
             for viewer in viewers[:MAX_SESSIONS]:
                 await viewer.open()
+            metrics = await asyncio.to_thread(httpx.get, f"{stack.api_url}/metrics")
+            assert f"avatar_render_live_sessions {MAX_SESSIONS:.1f}" in metrics.text
             with pytest.raises(WhepError) as full:
                 await viewers[MAX_SESSIONS].open()
             answer = full.value.response

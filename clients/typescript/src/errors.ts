@@ -56,6 +56,10 @@ export class BadRequestError extends AvatarRenderError {
 export class InvalidJsonError extends BadRequestError {
   static override readonly code: string = "invalid_json";
 }
+/** A WHEP offer that is not SDP, or asks for nothing the server sends: 400 `invalid_sdp`. */
+export class InvalidSdpError extends BadRequestError {
+  static override readonly code: string = "invalid_sdp";
+}
 
 // 401
 export class UnauthorizedError extends AvatarRenderError {
@@ -100,6 +104,10 @@ export class IdempotencyKeyReusedError extends ConflictError {
 /** A request with this Idempotency-Key is still being handled. */
 export class IdempotencyInProgressError extends ConflictError {
   static override readonly code: string = "idempotency_in_progress";
+}
+/** A live (WHEP) view of a render that failed, was cancelled or stores no frames. */
+export class NotPlayableError extends ConflictError {
+  static override readonly code: string = "not_playable";
 }
 
 // 410
@@ -157,6 +165,16 @@ export class NoVideoStreamError extends InvalidInputError {
 export class NoVideoFramesError extends InvalidInputError {
   static override readonly code: string = "no_video_frames";
 }
+/** The body is not of the media type the route takes (a WHEP offer: application/sdp). */
+export class UnsupportedMediaTypeError extends InvalidInputError {
+  static override readonly code: string = "unsupported_media_type";
+  static override readonly status: number = 415;
+}
+/** A WHEP offer over 64 KiB. */
+export class OfferTooLargeError extends InvalidInputError {
+  static override readonly code: string = "offer_too_large";
+  static override readonly status: number = 413;
+}
 /** The webhook URL is not https, or resolves to a private or loopback address. */
 export class WebhookUrlRefusedError extends InvalidInputError {
   static override readonly code: string = "webhook_url_refused";
@@ -177,6 +195,10 @@ export class QueueUnavailableError extends TransientError {
 }
 export class StorageUnavailableError extends TransientError {
   static override readonly code: string = "storage_unavailable";
+}
+/** The server holds as many live (WHEP) sessions as it may: retry after Retry-After. */
+export class TooManySessionsError extends TransientError {
+  static override readonly code: string = "too_many_sessions";
 }
 
 // client side (status 0)
@@ -209,6 +231,7 @@ type ErrorClass = typeof AvatarRenderError;
 const API_ERRORS: readonly ErrorClass[] = [
   BadRequestError,
   InvalidJsonError,
+  InvalidSdpError,
   UnauthorizedError,
   NotFoundError,
   CharacterNotFoundError,
@@ -219,6 +242,7 @@ const API_ERRORS: readonly ErrorClass[] = [
   IllegalTransitionError,
   IdempotencyKeyReusedError,
   IdempotencyInProgressError,
+  NotPlayableError,
   OutputsExpiredError,
   EventsExpiredError,
   InvalidInputError,
@@ -233,11 +257,14 @@ const API_ERRORS: readonly ErrorClass[] = [
   VideoTooManyFramesError,
   NoVideoStreamError,
   NoVideoFramesError,
+  UnsupportedMediaTypeError,
+  OfferTooLargeError,
   WebhookUrlRefusedError,
   InternalError,
   TransientError,
   QueueUnavailableError,
   StorageUnavailableError,
+  TooManySessionsError,
 ];
 
 const BY_CODE: ReadonlyMap<string, ErrorClass> = new Map(API_ERRORS.map((cls) => [cls.code, cls]));

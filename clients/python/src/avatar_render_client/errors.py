@@ -17,14 +17,18 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   ├── CharacterNotFound, DrivingVideoNotFound
     ├── Conflict (409)                wrong state for that
     │   ├── NotReady                      outputs asked for before the render succeeded
+    │   ├── NotPlayable                   a live view of a failed, cancelled or frameless render
     │   ├── IllegalTransition
     │   ├── IdempotencyKeyReused          the same key with another body
     │   └── IdempotencyInProgress         the same key while the first call still runs
     ├── OutputsExpired (410)          retention deleted the outputs
     ├── Unauthorized (401)            missing or unknown API key
     ├── MethodNotAllowed (405), HttpError, InternalError (500)
+    ├── BadRequest (400)              InvalidJson, InvalidSdp (a WHEP offer that cannot be answered)
+    ├── UnsupportedMediaType (415), OfferTooLarge (413)    a WHEP offer's body
     ├── TransientError (503)          retrying later can help
-    │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout
+    │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout,
+    │   │   TooManySessions (a server's live sessions are full)
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
     └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch,
@@ -200,6 +204,12 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class NotPlayable(Conflict):
+    """A live (WHEP) view of a render that failed, was cancelled or stores no frames."""
+
+    code = "not_playable"
+
+
 class IdempotencyKeyReused(Conflict):
     """The Idempotency-Key was used before with a different request body."""
 
@@ -258,6 +268,26 @@ class InvalidJson(BadRequest):
     code = "invalid_json"
 
 
+class InvalidSdp(BadRequest):
+    """A WHEP offer that is not SDP, or asks for nothing the server can send."""
+
+    code = "invalid_sdp"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The body's media type is not the one the route takes (a WHEP offer: application/sdp)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class OfferTooLarge(InvalidInput):
+    """A WHEP offer over 64 KiB."""
+
+    code = "offer_too_large"
+    http_status = 413
+
+
 # --- 5xx and job errors -----------------------------------------------------------------
 
 
@@ -291,6 +321,12 @@ class GpuOutOfMemory(TransientError):
     """CUDA ran out of memory even at the smallest batch size."""
 
     code = "gpu_out_of_memory"
+
+
+class TooManySessions(TransientError):
+    """The server holds as many live (WHEP) sessions as it may; retry after Retry-After."""
+
+    code = "too_many_sessions"
 
 
 class WorkerLost(TransientError):
@@ -336,80 +372,6 @@ class FaceModelsInvalid(ConfigurationError):
     """The face-model bundle is corrupt or half-installed."""
 
     code = "face_models_invalid"
-
-
-# --- the API's edge: body limits, busy uploads, records, live sessions ---------------
-
-
-class BodyTooLarge(InvalidInput):
-    """The request body is over its route's limit (sent before the whole body was read)."""
-
-    code = "body_too_large"
-    http_status = 413
-
-
-class UnstorableRecord(InvalidInput):
-    """The request would make a record that does not read back as written."""
-
-    code = "unstorable_record"
-
-
-class UnreadableRecord(AvatarRenderError):
-    """A stored record is damaged; it is skipped where many are read."""
-
-    code = "unreadable_record"
-    http_status = 500
-
-
-class TooManyValidations(AvatarRenderError):
-    """This tenant has as many uploads being checked as it may; retry after Retry-After."""
-
-    code = "too_many_validations"
-    http_status = 429
-
-
-class UploadsBusy(TransientError):
-    """The API process is parsing as many uploads as it may; retry after Retry-After."""
-
-    code = "uploads_busy"
-
-
-class ValidationUnavailable(TransientError):
-    """A process that checks uploads died; retry the upload."""
-
-    code = "validation_unavailable"
-
-
-class UnsupportedMediaType(InvalidInput):
-    """A live-session offer whose body is not application/sdp."""
-
-    code = "unsupported_media_type"
-    http_status = 415
-
-
-class InvalidSdp(InvalidInput):
-    """The body is not an SDP offer that can receive the render's video."""
-
-    code = "invalid_sdp"
-    http_status = 400
-
-
-class OfferTooLarge(ImageTooLarge):
-    """The SDP offer is over its size limit."""
-
-    code = "offer_too_large"
-
-
-class NotPlayable(Conflict):
-    """The render has no frames to play live (not asked for frames, failed, or gone)."""
-
-    code = "not_playable"
-
-
-class TooManySessions(TransientError):
-    """The process holds as many live sessions as it may; another may have room."""
-
-    code = "too_many_sessions"
 
 
 # --- raised by this client, not sent by the API -----------------------------------------

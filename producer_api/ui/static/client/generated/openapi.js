@@ -1,0 +1,11 @@
+export const deliveryAttemptOutcomeValues = ["delivered", "retrying", "dead"];
+export const drivingVideoViewContainerValues = ["mp4", "webm"];
+export const emotionValues = ["neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"];
+export const eventTypeValues = ["render.queued", "render.started", "render.progress", "render.succeeded", "render.failed", "render.cancelled", "render.retried"];
+export const frameFormatValues = ["png", "webp", "jpeg"];
+export const jobStatusValues = ["queued", "running", "succeeded", "failed", "cancelled"];
+export const outputKindValues = ["frames", "mp4"];
+export const priorityValues = ["interactive", "batch"];
+export const renderRequestSizeValues = [256, 512];
+export const renderRequestAnyOf1Frame_formatValues = ["webp", "jpeg"];
+export const webhookViewStatusValues = ["active", "paused"];
