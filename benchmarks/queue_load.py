@@ -6,11 +6,16 @@ latency percentiles, and, on the same Redis, the raw rate of Celery ``send_task`
 the cost of our API and job store shows as a ratio.
 
     .venv/bin/python -m benchmarks.queue_load --jobs 1000
+    .venv/bin/python -m benchmarks.queue_load --jobs 1000 --replica   # WAIT 1 before 202
+
+``--replica`` adds a replica of that Redis and makes the API wait for it (``WAIT 1``)
+before each 202, as it does behind sentinels: the difference is the cost of that wait.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -70,14 +75,23 @@ def raw_send_rate(settings: Settings, count: int) -> float:
     return count / elapsed
 
 
-def run_load(jobs: int, concurrency: int, workers: int, api_workers: int, root: Path) -> LoadResult:
-    with LocalRedis(data_dir=root / "redis") as redis_server:
+def run_load(
+    jobs: int, concurrency: int, workers: int, api_workers: int, root: Path, replica: bool = False
+) -> LoadResult:
+    with contextlib.ExitStack() as servers:
+        redis_server = servers.enter_context(
+            LocalRedis(root / "redis", None, "--repl-diskless-sync-delay", "0")
+        )
         values = {
             "redis_url": redis_server.url,
             "storage_url": (root / "storage").as_uri(),
             "api_keys": "",
             "renderer": "mock",
         }
+        if replica:
+            copy = servers.enter_context(LocalRedis(root / "replica").replica_of(redis_server))
+            copy.wait_replicating()
+            values["redis_wait_replicas"] = "1"
         env = _env(values)
         port = free_port()
         api_url = f"http://127.0.0.1:{port}"
@@ -181,9 +195,14 @@ def main(argv: list[str] | None = None) -> LoadResult:
     parser.add_argument("--concurrency", type=int, default=32, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="mock worker processes")
     parser.add_argument("--api-workers", type=int, default=2, help="uvicorn processes")
+    parser.add_argument(
+        "--replica", action="store_true", help="a replica, and WAIT 1 before each 202"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="queue-load-") as root:
-        result = run_load(args.jobs, args.concurrency, args.workers, args.api_workers, Path(root))
+        result = run_load(
+            args.jobs, args.concurrency, args.workers, args.api_workers, Path(root), args.replica
+        )
     print(table(result))
     return result
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 import redis
 
 from render_core.errors import Conflict, QueueUnavailable
+from render_core.jobs import Fence
 from render_core.records import PREFIX
 
 TTL_S = 24 * 3600
@@ -127,6 +128,10 @@ class IdempotencyStore:
             self._finish(keys=[entry, f"{entry}:lease"], args=[claim.token, what])
         except redis.RedisError as exc:
             raise QueueUnavailable(f"idempotency store unavailable: {exc}") from exc
+
+    def fence(self, tenant: str, key: str, claim: Claim) -> Fence:
+        """What a job write must check to be this claim's: its lease, still ours."""
+        return Fence(f"{entry_key(tenant, key)}:lease", claim.token)
 
     def complete(self, tenant: str, key: str, claim: Claim) -> None:
         """The jobs are stored and sent: later requests replay them."""

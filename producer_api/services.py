@@ -15,6 +15,7 @@ from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
+from render_core.replication import wait_for_replicas
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
 from render_core.webhooks import WebhookStore
@@ -33,6 +34,13 @@ class ApiServices:
     idempotency: IdempotencyStore
     webhooks: WebhookStore
     heavy: HeavyWork
+
+
+def replicated(services: ApiServices) -> None:
+    """Return once the configured replicas hold every write so far (``NotReplicated``
+    past the wait); a no-op without replicas."""
+    settings = services.settings
+    wait_for_replicas(services.redis, settings.replicas_to_wait, settings.redis_wait_timeout_ms)
 
 
 def get_services(request: Request) -> ApiServices:

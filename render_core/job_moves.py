@@ -10,6 +10,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from render_core.errors import Conflict, StaleAttempt, WorkerLost
 from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
@@ -20,7 +21,11 @@ class JobMoves(ABC):
 
     @abstractmethod
     def _update(
-        self, job_id: str, change: Callable[[JobRecord], None], frames: Sequence[int] = ()
+        self,
+        job_id: str,
+        change: Callable[[JobRecord], None],
+        frames: Sequence[int] = (),
+        fence: Any = None,
     ) -> JobRecord: ...
 
     def mark_enqueued(self, job_id: str, task_id: str) -> JobRecord:
@@ -112,8 +117,9 @@ class JobMoves(ABC):
 
         return self._update(job_id, change)
 
-    def fail(self, job_id: str, token: str | None, error: JobError) -> JobRecord:
-        """Final failure: the job enters the failed (dead-letter) index."""
+    def fail(self, job_id: str, token: str | None, error: JobError, fence: Any = None) -> JobRecord:
+        """Final failure: the job enters the failed (dead-letter) index. With ``fence``
+        (``render_core.jobs.Fence``), only while the caller still holds that lease."""
 
         def change(record: JobRecord) -> None:
             if token is not None:
@@ -122,7 +128,7 @@ class JobMoves(ABC):
             record.error = error
             record.finished_at = utc_now()
 
-        return self._update(job_id, change)
+        return self._update(job_id, change, fence=fence)
 
     def requeue(
         self, job_id: str, token: str | None, error: JobError, task_id: str | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -46,6 +47,20 @@ ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.failed: frozenset({JobStatus.queued}),
     JobStatus.cancelled: frozenset({JobStatus.queued}),
 }
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A write allowed only while ``key`` holds ``token`` (a lease the writer holds)."""
+
+    key: str
+    token: str
+
+
+class FenceLost(Conflict):
+    """The writer's lease ran out: another holder may have acted on the job since."""
+
+    code = "fence_lost"
 
 
 class IllegalTransition(Conflict):
@@ -162,16 +177,23 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
     # -- moves --------------------------------------------------------------------------
 
     def _update(
-        self, job_id: str, change: Callable[[JobRecord], None], frames: Sequence[int] = ()
+        self,
+        job_id: str,
+        change: Callable[[JobRecord], None],
+        frames: Sequence[int] = (),
+        fence: Fence | None = None,
     ) -> JobRecord:
         """Apply ``change`` to the record and write it with its index moves and events, in
-        one transaction; ``frames`` (progress only) are the frame indices just stored."""
+        one transaction; ``frames`` (progress only) are the frame indices just stored.
+        With ``fence``, the write happens only while its key still holds its token."""
         key = self.key(job_id)
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        pipe.watch(key, *([fence.key] if fence else []))  # type: ignore[no-untyped-call]
+                        if fence is not None and pipe.get(fence.key) != fence.token:
+                            raise FenceLost(f"job {job_id}: {fence.key} is no longer ours")
                         raw = pipe.get(key)
                         if raw is None:
                             raise self.not_found(job_id)

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from render_core.storage_url import StorageLocation, parse_storage_url
@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     )
     redis_retry_on_timeout: bool = Field(
         True, description="Also retry a Redis command that timed out."
+    )
+    redis_wait_replicas: int | None = Field(
+        None,
+        ge=0,
+        le=16,
+        description="Replicas that must hold a submission before it is answered 202; "
+        "default 1 with a sentinel:// URL, 0 (no wait) otherwise.",
+    )
+    redis_wait_timeout_ms: int = Field(
+        1000, ge=1, le=60_000, description="Longest wait for those replicas; then 503."
     )
     storage_url: str = Field(
         default_factory=_default_storage_url,
@@ -277,6 +287,22 @@ class Settings(BaseSettings):
             return None
         low, _, high = self.webrtc_udp_ports.strip().partition("-")
         return int(low), int(high)
+
+    @model_validator(mode="after")
+    def _wait_fits_socket_timeout(self) -> Settings:
+        waits = self.replicas_to_wait > 0
+        if waits and self.redis_wait_timeout_ms / 1000 >= self.redis_socket_timeout_s:
+            raise ValueError(
+                "RENDER_REDIS_WAIT_TIMEOUT_MS must be shorter than RENDER_REDIS_SOCKET_TIMEOUT_S"
+            )
+        return self
+
+    @property
+    def replicas_to_wait(self) -> int:
+        """``redis_wait_replicas``, or its default: 1 behind sentinels, else 0."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_url.startswith("sentinel://") else 0
 
     @cached_property
     def storage_location(self) -> StorageLocation:

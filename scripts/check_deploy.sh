@@ -43,10 +43,10 @@ compose_env() {
 }
 
 run_compose() {
-    echo "== docker-compose config (profiles mock, gpu)"
+    echo "== docker-compose config (profiles mock, gpu, sentinel)"
     # --project-directory: relative paths resolve against the repo wherever CI runs us.
     local compose=("${tools}/bin/docker-compose" --project-directory "$repo"
-        -f "${repo}/docker-compose.yml" --profile mock --profile gpu)
+        -f "${repo}/docker-compose.yml" --profile mock --profile gpu --profile sentinel)
     compose_env "${compose[@]}" config -q
 
     echo "== docker-compose refuses to render without a required secret"

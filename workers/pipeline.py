@@ -34,6 +34,7 @@ from workers.encoding import Mp4Writer, encode_frame
 from workers.events import NoEvents, RenderEvents
 from workers.lease import LeaseKeeper
 from workers.outcome import RetryPlan, RetryPolicy, classify_failure, settle_failure
+from workers.patience import patiently
 from workers.renderer import Frame, PreparedSource, Renderer
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def decode_portrait(data: bytes) -> Frame:
 
 def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> AttemptOutcome:
     """Claim and render one attempt of ``job_id``; failures are settled here, not raised."""
-    busy_for = _live_attempt_ttl(services, job_id)
+    busy_for = patiently(lambda: _live_attempt_ttl(services, job_id), f"job {job_id}")
     if busy_for:
         # A duplicate delivery while a live attempt renders: look again once it may be over.
         log.info("job %s is rendering elsewhere; checking again in %.0f s", job_id, busy_for)
@@ -97,8 +98,10 @@ def run_attempt(services: RenderServices, job_id: str, worker_name: str) -> Atte
         return AttemptOutcome(record=None, retry=RetryPlan(delay_s=busy_for + 1.0))
     renderer = services.renderer
     info = RendererInfo(name=renderer.name, version=renderer.version)
-    record = services.jobs.start_attempt(
-        job_id, worker_name, info, max_attempts=services.retry_policy.max_attempts
+    max_attempts = services.retry_policy.max_attempts
+    record = patiently(
+        lambda: services.jobs.start_attempt(job_id, worker_name, info, max_attempts),
+        f"job {job_id}",
     )
     if record is None:
         log.info("job %s not claimed: nothing to run", job_id)

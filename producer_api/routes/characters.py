@@ -20,7 +20,7 @@ from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.heavy import check_portrait
 from producer_api.paging import Cursor
 from producer_api.portraits import MAX_PORTRAIT_BYTES
-from producer_api.services import ApiServices, Services
+from producer_api.services import ApiServices, Services, replicated
 from render_core import keys
 from render_core.errors import ImageTooLarge
 from render_core.schema import Character, CharacterView
@@ -45,6 +45,7 @@ async def _read_limited(upload: UploadFile) -> bytes:
 def _store(services: ApiServices, character: Character, png: bytes) -> None:
     services.store.put_bytes(character.portrait_key, png, "image/png")
     services.characters.save(character)
+    replicated(services)  # a render of it must not outlive a failover it did not
 
 
 @router.post(

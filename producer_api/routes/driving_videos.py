@@ -22,7 +22,7 @@ from producer_api.auth import Tenant
 from producer_api.driving_videos import MEDIA_TYPES, DrivingVideo, DrivingVideoView
 from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.heavy import check_driving_video
-from producer_api.services import ApiServices, Services
+from producer_api.services import ApiServices, Services, replicated
 from producer_api.videos import MAX_VIDEO_BYTES
 from render_core import keys
 from render_core.errors import UnsupportedVideo, VideoTooLarge
@@ -57,6 +57,7 @@ def _store(services: ApiServices, record: DrivingVideo, path: Path) -> None:
         )
     services.store.put_file(record.video_key, path, MEDIA_TYPES[record.container])
     services.driving_videos.save(record)
+    replicated(services)
 
 
 @router.post(

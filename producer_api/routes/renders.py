@@ -14,14 +14,16 @@ from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.idempotency import MAX_KEY_LENGTH, body_fingerprint
 from producer_api.paging import Cursor
-from producer_api.services import ApiServices, Services
+from producer_api.services import ApiServices, Services, replicated
 from render_core.errors import (
     NotFound,
     QueueUnavailable,
     RenderServiceError,
     UnstorableRecord,
 )
+from render_core.jobs import Fence, FenceLost
 from render_core.queue import NotEnqueued, enqueue
+from render_core.replication import NotReplicated
 from render_core.schema import (
     BatchRenderRequest,
     JobError,
@@ -84,16 +86,37 @@ def _check_driving_videos(
             ) from exc
 
 
-def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
-    """A job whose message could not be sent is failed, not lost: the client hears 503."""
+def _enqueue(services: ApiServices, records: list[JobRecord], fence: Fence | None = None) -> None:
+    """Send the jobs, then wait for the replicas (when configured) to hold them and their
+    messages; the client hears 503 when either fails.
+
+    A job whose message could not be sent is failed: nothing can have started it, and a
+    retry with the same Idempotency-Key sends it again. A job no replica took in time may
+    already be running (its message went out): without a key it is failed (stopped at its
+    next batch), so a 503 means nothing runs; with a key (``fence``, the key's lease) it is
+    left as it is, and the client's retry with the key answers it once it is replicated.
+    A request whose lease ran out (slow, its client retried) fails nothing: the retry that
+    took the key over owns the jobs now."""
     try:
         enqueue(services.celery, services.settings, services.jobs, records)
+        replicated(services)
     except NotEnqueued as exc:
-        log.error("could not enqueue %d job(s): %s", len(exc.unsent), exc.message)
-        error = JobError(code="queue_unavailable", message=exc.message, retryable=True)
-        for unsent in exc.unsent:
-            services.jobs.fail(unsent.id, None, error)
+        _fail(services, exc.unsent, exc.message, fence)
         raise QueueUnavailable("the queue is unavailable; retry later") from exc
+    except NotReplicated as exc:
+        if fence is None:
+            _fail(services, records, exc.message, None)
+        raise
+
+
+def _fail(services: ApiServices, records: list[JobRecord], why: str, fence: Fence | None) -> None:
+    log.error("could not accept %d job(s): %s", len(records), why)
+    error = JobError(code=QueueUnavailable.code, message=why, retryable=True)
+    for record in records:
+        try:
+            services.jobs.fail(record.id, None, error, fence=fence)
+        except FenceLost:
+            log.warning("job %s left to the request that took its key over", record.id)
 
 
 def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:
@@ -120,7 +143,11 @@ def _unsent(services: ApiServices, record: JobRecord) -> JobRecord | None:
 
 
 def _make(
-    services: ApiServices, tenant: str, requests: list[RenderRequest], job_ids: list[str]
+    services: ApiServices,
+    tenant: str,
+    requests: list[RenderRequest],
+    job_ids: list[str],
+    fence: Fence,
 ) -> list[JobRecord]:
     """Create the jobs under the ids the key's claim fixed, and send them; every step may
     be repeated, so a retry after a failure anywhere finishes the same jobs."""
@@ -133,12 +160,12 @@ def _make(
             for job_id, r in zip(job_ids, requests, strict=True)
         ]
         if services.jobs.create(records, if_absent=True):
-            _enqueue(services, records)
+            _enqueue(services, records, fence)
             return records
         existing = services.jobs.get_many(job_ids)  # made meanwhile by a request it outran
     found = [record for record in existing if record is not None]
     unsent = [job for job in (_unsent(services, record) for record in found) if job]
-    _enqueue(services, unsent)
+    _enqueue(services, unsent, fence)
     return [services.jobs.get_for_tenant(tenant, job_id) for job_id in job_ids]
 
 
@@ -158,7 +185,8 @@ def _submit(
     if claim.done:
         return [services.jobs.get_for_tenant(tenant, job_id) for job_id in claim.job_ids]
     try:
-        records = _make(services, tenant, requests, claim.job_ids)
+        fence = keys.fence(tenant, idempotency_key, claim)
+        records = _make(services, tenant, requests, claim.job_ids, fence)
     except RenderServiceError as exc:
         # Refused before anything was stored (an unknown character): the key is free
         # again. Otherwise the entry stays, and the client's retry resumes it at once.

@@ -5,6 +5,7 @@ the real Redis, and a connection that fails from a chosen command on)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,8 @@ from redis.retry import Retry
 from producer_api.app import create_app
 from producer_api.idempotency import IdempotencyStore, body_fingerprint
 from producer_api.services import ApiServices
-from render_core.schema import RenderRequest
+from render_core.jobs import FenceLost, JobStore
+from render_core.schema import JobError, JobRecord, JobStatus, RenderRequest
 from render_core.settings import Settings
 from tests.api.conftest import KEY_A, queued_messages
 from tests.api.test_renders_in_process import SMALL, register
@@ -27,6 +29,7 @@ from tests.api.test_renders_in_process import SMALL, register
 pytestmark = pytest.mark.anyio
 
 LEASE_S = 0.3
+SAD = RenderRequest(character_id="c", emotion="sad")
 TENANT_JOBS = "ar:tenant:tenant-a:jobs"
 
 
@@ -180,3 +183,22 @@ async def test_a_refused_send_is_finished_by_the_retry_as_the_same_job(
         retried = await client.post("/v1/renders", json=body, headers={"Idempotency-Key": "q"})
         assert retried.status_code == 202 and retried.json()["status"] == "queued"
         assert redis_client.zcard(TENANT_JOBS) == 1 and queued_messages(redis_client) == 1
+
+
+def test_a_request_whose_lease_ran_out_fails_no_job(redis_client: redis.Redis) -> None:
+    """A slow request (its client gave up and retried) must not fail a job that the retry,
+    which took the key over, has meanwhile answered 202 for."""
+    store = IdempotencyStore(redis_client, lease_s=0.2)
+    jobs = JobStore(redis_client)
+    fingerprint = body_fingerprint("renders", [{}])
+    slow = store.claim("tenant-a", "k", fingerprint, 1)
+    jobs.create([JobRecord(id=slow.job_ids[0], tenant="tenant-a", request=SAD)], if_absent=True)
+    time.sleep(0.3)  # the slow request's lease runs out; a retry takes the key over
+    retry = store.claim("tenant-a", "k", fingerprint, 1)
+    assert retry.job_ids == slow.job_ids and not retry.done
+    refused = JobError(code="queue_unavailable", message="not replicated", retryable=True)
+    with pytest.raises(FenceLost):
+        jobs.fail(slow.job_ids[0], None, refused, fence=store.fence("tenant-a", "k", slow))
+    assert jobs.get(slow.job_ids[0]).status == JobStatus.queued
+    failed = jobs.fail(slow.job_ids[0], None, refused, fence=store.fence("tenant-a", "k", retry))
+    assert failed.status == JobStatus.failed  # the holder of the key may

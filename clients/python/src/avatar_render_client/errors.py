@@ -13,6 +13,7 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   ├── EmptyFile (415)               an empty upload
     │   ├── UnsupportedVideo (415), VideoTooLarge (413), VideoTooLong, VideoTooManyFrames,
     │   │   NoVideoStream, NoVideoFrames
+    │   ├── UnstorableRecord              what was sent would not read back once stored
     ├── NotFound (404)                unknown id, or another tenant's
     │   ├── CharacterNotFound, DrivingVideoNotFound
     ├── Conflict (409)                wrong state for that
@@ -20,14 +21,17 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   ├── NotPlayable                   a live view of a failed, cancelled or frameless render
     │   ├── IllegalTransition
     │   ├── IdempotencyKeyReused          the same key with another body
-    │   └── IdempotencyInProgress         the same key while the first call still runs
+    │   ├── IdempotencyInProgress         the same key while the first call still runs
+    │   └── FenceLost                     internal: a request that lost its key's lease
     ├── OutputsExpired (410)          retention deleted the outputs
     ├── Unauthorized (401)            missing or unknown API key
     ├── MethodNotAllowed (405), HttpError, InternalError (500)
     ├── BadRequest (400)              InvalidJson, InvalidSdp (a WHEP offer that cannot be answered)
     ├── UnsupportedMediaType (415), OfferTooLarge (413)    a WHEP offer's body
+    ├── BodyTooLarge (413), TooManyValidations (429), UnreadableRecord (500)
     ├── TransientError (503)          retrying later can help
     │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout,
+    │   │   ReplicationUnavailable, UploadsBusy, ValidationUnavailable,
     │   │   TooManySessions (a server's live sessions are full)
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
@@ -159,6 +163,26 @@ class NoVideoFrames(InvalidInput):
     code = "no_video_frames"
 
 
+class UnstorableRecord(InvalidInput):
+    """What was sent would not read back once stored (refused before it is stored)."""
+
+    code = "unstorable_record"
+
+
+class BodyTooLarge(AvatarRenderError):
+    """The request body is over the route's limit (1 MiB of JSON, or an upload's)."""
+
+    code = "body_too_large"
+    http_status = 413
+
+
+class TooManyValidations(AvatarRenderError):
+    """This tenant has as many uploads being checked as it may; retry after Retry-After."""
+
+    code = "too_many_validations"
+    http_status = 429
+
+
 class NotFound(AvatarRenderError):
     """Unknown id, or one that belongs to another tenant (the API does not say which)."""
 
@@ -220,6 +244,13 @@ class IdempotencyInProgress(Conflict):
     """A request with this Idempotency-Key is still being handled; retry shortly."""
 
     code = "idempotency_in_progress"
+
+
+class FenceLost(Conflict):
+    """A request lost its Idempotency-Key's lease to a retry (internal; listed so every
+    code has a class)."""
+
+    code = "fence_lost"
 
 
 class EventsExpired(AvatarRenderError):
@@ -317,6 +348,24 @@ class QueueUnavailable(TransientError):
     code = "queue_unavailable"
 
 
+class ReplicationUnavailable(TransientError):
+    """No Redis replica acknowledged the submission in time; nothing was accepted."""
+
+    code = "replication_unavailable"
+
+
+class UploadsBusy(TransientError):
+    """The API is checking as many uploads as it may; retry after Retry-After."""
+
+    code = "uploads_busy"
+
+
+class ValidationUnavailable(TransientError):
+    """The process checking the upload died; send it again."""
+
+    code = "validation_unavailable"
+
+
 class GpuOutOfMemory(TransientError):
     """CUDA ran out of memory even at the smallest batch size."""
 
@@ -345,6 +394,13 @@ class RenderFailed(AvatarRenderError):
     """The render cannot succeed however often it is retried."""
 
     code = "render_failed"
+    http_status = 500
+
+
+class UnreadableRecord(AvatarRenderError):
+    """A record on the server does not parse; the server logged it."""
+
+    code = "unreadable_record"
     http_status = 500
 
 
