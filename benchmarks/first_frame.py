@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from render_cli.local_redis import LocalRedis
 from render_core.event_log import as_entries, parse_entry, stream_key
+from render_core.redis_conn import sync_redis
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.stack import Stack, running_stack, wait_for_job
 from tests.whep_client import watch
@@ -52,7 +52,7 @@ class Run:
 
 def _event_times(stack: Stack, job_id: str) -> dict[str, float]:
     """Each event type's first time (epoch s) for the job, from the log."""
-    client = redis.Redis.from_url(stack.settings.redis_url, decode_responses=True)
+    client = sync_redis(stack.settings)
     try:
         rows = as_entries(client.xrange(stream_key(TENANT)))
     finally:
