@@ -18,6 +18,7 @@ first batch); one warm-up run each is not counted. Prints a markdown table of me
     python -m benchmarks.first_frame --mock-frame-delay 0.02
     python -m benchmarks.first_frame --device cuda:0       # LivePortrait (synthetic weights)
     python -m benchmarks.first_frame --device cuda:0 --weights DIR --runs 10
+    python -m benchmarks.first_frame --renderer liveportrait --size 256 --duration-ms 400 --runs 1
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ def measure(stack: Stack, args: argparse.Namespace, first_batch: int) -> list[Ru
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu (the mock) or cuda:N (LivePortrait)")
+    parser.add_argument(
+        "--renderer", choices=["mock", "liveportrait"], help="default: the mock on cpu only"
+    )
     parser.add_argument("--weights", type=Path, help="LivePortrait weights (default: synthetic)")
     parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
     parser.add_argument("--runs", type=int, default=5)
@@ -137,7 +141,7 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--size", type=int, choices=[256, 512], default=512)
     args = parser.parse_args()
-    gpu = args.device.startswith("cuda")
+    gpu = (args.renderer or ("mock" if args.device == "cpu" else "liveportrait")) == "liveportrait"
     first_batches = [int(value) for value in args.first_batches.split(",")]
     settings: dict[str, str] = {
         "frame_batch_size": str(args.batch),

@@ -6,6 +6,8 @@
 #   tests     pytest -m gpu tests/liveportrait (needs the conformance kit: ../shared or ./shared)
 #   queue     scripts/gpu_queue_check.sh: every emotion through Redis, a worker and the API
 #   bench     python -m benchmarks.liveportrait: per-module and per-frame network timings
+#   first-frame  python -m benchmarks.first_frame --device cuda:0: task start to the first
+#             frame stored and to it decoded by a WHEP viewer (needs aiortc's wheels)
 # $SITE and clients/python/src are put on PYTHONPATH for every step, so `install` can run
 # in one call and the other steps in the next, on the same machine (SITE=/tmp/site there).
 #
@@ -36,8 +38,11 @@ for step in "$@"; do
     bench)
       "$PYTHON" -m benchmarks.liveportrait
       ;;
+    first-frame)
+      "$PYTHON" -m benchmarks.first_frame --device cuda:0
+      ;;
     *)
-      echo "unknown step: $step (install, tests, queue or bench)" >&2
+      echo "unknown step: $step (install, tests, queue, bench or first-frame)" >&2
       exit 2
       ;;
   esac

@@ -14,8 +14,9 @@ import contextlib
 import json
 import logging
 import secrets
-import time
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aredis
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -62,7 +63,6 @@ class Session:
     pc: RTCPeerConnection
     feed: FrameFeed
     track: RenderTrack
-    created: float = field(default_factory=time.monotonic)
     closing: bool = False
     deadline: asyncio.Task[None] | None = None
 
@@ -82,9 +82,9 @@ class LiveSessions:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
-        task.set_name(name)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``coro`` in the background, holding a reference until it is done."""
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

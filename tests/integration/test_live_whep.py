@@ -48,6 +48,7 @@ def stack(redis_server: LocalRedis, tmp_path_factory: pytest.TempPathFactory) ->
         mock_frame_delay_s="0.04",
         webrtc_max_sessions=str(MAX_SESSIONS),
         events_keepalive_s="2",
+        mock_faults="true",  # metadata.mock_fault = "permanent" fails a render
     ) as s:
         s.start_worker("live-mock")
         s.start_api()
@@ -170,6 +171,29 @@ def test_a_cancelled_render_ends_the_track(
     assert wait_for_job(client, job_id)["status"] == "cancelled"
     again = client.post(f"/v1/renders/{job_id}/whep", content=b"v=0", headers=SDP)
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_playable"
+
+
+def test_a_failed_render_ends_the_track(
+    stack: Stack, client: httpx.Client, character: dict[str, Any]
+) -> None:
+    # The one worker is busy with a long render, so the doomed one is surely queued when
+    # its session opens; cancelling the long one lets the doomed one run (and fail).
+    busy = _submit(client, character, duration_ms=6000)
+    doomed = _submit(client, character, metadata={"mock_fault": "permanent"})
+
+    async def scenario() -> Received:
+        viewer = WhepViewer(stack.api_url, KEY_A, doomed)
+        try:
+            await viewer.open()
+            await asyncio.to_thread(client.post, f"/v1/renders/{busy}/cancel")
+            return await viewer.receive(timeout_s=30)
+        finally:
+            await viewer.close()
+
+    received = asyncio.run(scenario())
+    assert received.ended and received.frames == []
+    job = wait_for_job(client, doomed)
+    assert job["status"] == "failed" and job["error"]["code"] == "render_failed"
 
 
 def test_tenants_keys_and_bodies_are_checked(
