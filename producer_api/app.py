@@ -8,6 +8,7 @@ import redis
 import redis.asyncio as aredis
 from fastapi import FastAPI
 
+from producer_api.admission import Admission
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import install_error_handlers
@@ -15,6 +16,7 @@ from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import install_metrics
+from producer_api.rate_limit import RateLimiter
 from producer_api.routes import (
     characters,
     driving_videos,
@@ -26,9 +28,10 @@ from producer_api.routes import (
 )
 from producer_api.services import ApiServices
 from render_core.characters import CharacterStore
+from render_core.dispatch import Dispatcher
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
-from render_core.queue import make_celery, render_queues
+from render_core.queue import make_celery
 from render_core.settings import Settings
 from render_core.storage import open_store
 from render_core.webhooks import WebhookStore
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     jobs = JobStore(client, settings.events_retention_s)
+    celery = make_celery(settings)
     app.state.services = ApiServices(
         settings=settings,
         redis=client,
@@ -70,9 +74,12 @@ def create_app(settings: Settings) -> FastAPI:
         driving_videos=DrivingVideoStore(client),
         faces=load_face_detector(settings.face_models_dir),
         store=store,
-        celery=make_celery(settings),
+        celery=celery,
         idempotency=IdempotencyStore(client),
         webhooks=WebhookStore(client),
+        dispatcher=Dispatcher(celery, settings, jobs),
+        admission=Admission(client, settings),
+        rate_limiter=RateLimiter(client),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
     # Its reads block for up to a keep-alive period: the socket timeout must outlast it.
@@ -82,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.events = EventReader(async_client, settings.events_retention_s)
     install_error_handlers(app)
     install_docs(app)
-    install_metrics(app, jobs, render_queues(settings))
+    install_metrics(app, jobs, settings)
     for module in (health, characters, driving_videos, renders, outputs, events, webhooks):
         app.include_router(module.router)
     return app

@@ -27,10 +27,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from producer_api.tenant_metrics import TenantCollector
 from render_core.errors import NotFound, QueueUnavailable
 from render_core.jobs import JobStore
+from render_core.queue import render_queues
 from render_core.queue_depth import queue_depths
 from render_core.schema import JobStatus, utc_now
+from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +91,13 @@ class RequestMetricsMiddleware:
 
 
 class QueueCollector(Collector):
-    """Jobs by status, queue depths, the failed index and the oldest queued job's age."""
+    """Jobs by status, queue depths, the failed index, the oldest queued job's age, and the
+    per-tenant figures (read in the same scrape, so a Redis outage shows once, as ``up 0``)."""
 
-    def __init__(self, jobs: JobStore, queues: list[str]) -> None:
+    def __init__(self, jobs: JobStore, queues: list[str], tenants: TenantCollector) -> None:
         self.jobs = jobs
         self.queues = queues
+        self.tenants = tenants
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -131,7 +136,7 @@ class QueueCollector(Collector):
             "Seconds since the oldest queued job was created (0 when none waits).",
         )
         oldest.add_metric([], self._oldest_queued_age_s())
-        return [by_status, depth, failed, oldest]
+        return [by_status, depth, failed, oldest, *self.tenants.collect()]
 
     def _oldest_queued_age_s(self) -> float:
         oldest = self.jobs.index.ids_with_status(JobStatus.queued, 1)
@@ -144,10 +149,12 @@ class QueueCollector(Collector):
         return max((utc_now() - record.created_at).total_seconds(), 0.0)
 
 
-def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> None:
+def install_metrics(app: FastAPI, jobs: JobStore, settings: Settings) -> None:
     """Count every request and serve ``/metrics`` from a registry of this app's own."""
     registry = CollectorRegistry()
-    registry.register(QueueCollector(jobs, queues))
+    registry.register(
+        QueueCollector(jobs, render_queues(settings), TenantCollector(jobs, settings))
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
 
     @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)

@@ -9,10 +9,13 @@ import redis
 from celery import Celery
 from fastapi import Depends, Request
 
+from producer_api.admission import Admission
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.faces.candidates import FaceDetector
 from producer_api.idempotency import IdempotencyStore
+from producer_api.rate_limit import RateLimiter
 from render_core.characters import CharacterStore
+from render_core.dispatch import Dispatcher
 from render_core.jobs import JobStore
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
@@ -31,6 +34,9 @@ class ApiServices:
     celery: Celery
     idempotency: IdempotencyStore
     webhooks: WebhookStore
+    dispatcher: Dispatcher
+    admission: Admission
+    rate_limiter: RateLimiter
 
 
 def get_services(request: Request) -> ApiServices:

@@ -9,16 +9,15 @@ cannot both win and no event is lost or invented. Lists and counts of many jobs 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import redis
 
-from render_core.errors import Conflict, StaleAttempt, WorkerLost
+from render_core.errors import Conflict, QueueFull, StaleAttempt, WorkerLost
 from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move, queued_event
-from render_core.job_index import JobIndex, Page
+from render_core.job_index import JobIndex, Page, tenant_index
 from render_core.records import TenantRecords
 from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
 
@@ -42,6 +41,12 @@ ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+# The statuses a tenant's queue cap counts, and how soon a refused tenant may try again (a
+# job time or so: it is the workers, not a clock, that make room).
+CAPPED = (JobStatus.queued, JobStatus.running)
+QUEUE_FULL_RETRY_S = 5.0
+
+
 class IllegalTransition(Conflict):
     """The job's status does not allow that move."""
 
@@ -62,31 +67,75 @@ class JobStore(TenantRecords[JobRecord]):
     def from_url(cls, url: str, events_retention_s: float = DEFAULT_RETENTION_S) -> JobStore:
         return cls(redis.Redis.from_url(url, decode_responses=True), events_retention_s)
 
-    def create(self, records: Iterable[JobRecord]) -> None:
-        """Store new queued jobs with their index entries, all or none."""
+    def create(self, records: Iterable[JobRecord], max_queued: int | None = None) -> None:
+        """Store new queued jobs with their index entries, all or none.
+
+        With ``max_queued`` the tenant's jobs queued or running, these included, may not
+        pass it (``QueueFull``). The count is read under WATCH, so two submissions of one
+        tenant racing in two API processes cannot both slip past the cap.
+        """
         records = list(records)
+        tenants = {record.tenant for record in records}
+        watched = [tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else []
         try:
             scores = self.index.reserve_scores(len(records))
-            pipe = self.redis.pipeline(transaction=True)
-            for record, score in zip(records, scores, strict=True):
-                pipe.set(self.key(record.id), record.model_dump_json())
-                self.index.add(pipe, record, score)
-                self.events.append(pipe, record.tenant, [queued_event(record)])
-            pipe.execute()
+            with self.redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        if watched:
+                            pipe.watch(*watched)  # type: ignore[no-untyped-call]
+                            self._check_cap(pipe, tenants, len(records), max_queued or 0)
+                        pipe.multi()
+                        for record, score in zip(records, scores, strict=True):
+                            pipe.set(self.key(record.id), record.model_dump_json())
+                            self.index.add(pipe, record, score)
+                            self.events.append(pipe, record.tenant, [queued_event(record)])
+                        pipe.execute()
+                        return
+                    except redis.WatchError:
+                        continue
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
+
+    @staticmethod
+    def _check_cap(
+        pipe: redis.client.Pipeline, tenants: set[str], adding: int, max_queued: int
+    ) -> None:
+        (tenant,) = tenants  # a submission belongs to one tenant
+        active = sum(int(pipe.zcard(tenant_index(tenant, s))) for s in CAPPED)
+        if active + adding > max_queued:
+            raise QueueFull(
+                f"tenant {tenant} has {active} jobs queued or running; {adding} more would "
+                f"pass its limit of {max_queued}",
+                retry_after_s=QUEUE_FULL_RETRY_S,
+            )
+
+    def active_count(self, tenant: str) -> int:
+        """The tenant's jobs queued or running (what its queue cap counts)."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for status in CAPPED:
+                pipe.zcard(tenant_index(tenant, status))
+            return sum(int(n) for n in pipe.execute())
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
+
+    def get_many(self, job_ids: Sequence[str]) -> list[JobRecord]:
+        """The records that exist, in the order asked, in one round trip."""
+        if not job_ids:
+            return []
+        try:
+            raws = self.redis.mget([self.key(job_id) for job_id in job_ids])
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
+        return [JobRecord.model_validate_json(raw) for raw in raws if raw is not None]
 
     def list_page(
         self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None
     ) -> Page:
         """A tenant's jobs, newest first, ``limit`` at a time."""
         ids, next_cursor = self.index.page_ids(tenant, status, limit, cursor)
-        try:
-            raws = self.redis.mget([self.key(job_id) for job_id in ids]) if ids else []
-        except redis.RedisError as exc:
-            raise self.unavailable(exc) from exc
-        jobs = [JobRecord.model_validate_json(raw) for raw in raws if raw is not None]
-        return Page(jobs=jobs, next_cursor=next_cursor)
+        return Page(jobs=self.get_many(ids), next_cursor=next_cursor)
 
     # -- moves --------------------------------------------------------------------------
 
@@ -114,7 +163,7 @@ class JobStore(TenantRecords[JobRecord]):
                             )
                         pipe.multi()
                         pipe.set(key, record.model_dump_json())
-                        self.index.move(pipe, record, before, time.time())
+                        self.index.move(pipe, record, before)
                         self.events.append(
                             pipe, record.tenant, events_for_move(old, record, frames)
                         )

@@ -265,11 +265,31 @@ class JobView(BaseModel):
     finished_at: datetime | None
     manifest_key: str | None
     outputs_expired: bool
+    queue_position: int | None = Field(
+        None,
+        description="While queued: how many jobs start before this one (higher priorities, "
+        "messages already handed to workers, and the other tenants' turns); null otherwise.",
+    )
+    estimated_start_s: float | None = Field(
+        None,
+        description="While queued: seconds until it is expected to start, from the jobs "
+        "ahead, the live workers and the recent time per job; null when there is no live "
+        "worker or no finished job to learn from yet, and once it is no longer queued.",
+    )
 
     @classmethod
-    def of(cls, record: JobRecord) -> JobView:
+    def of(
+        cls, record: JobRecord, position: int | None = None, estimated_start_s: float | None = None
+    ) -> JobView:
+        fields = record.model_dump(exclude={"tenant", "attempt_token", "task_id", "enqueued_at"})
         return cls.model_validate(
-            record.model_dump(exclude={"tenant", "attempt_token", "task_id", "enqueued_at"})
+            {
+                **fields,
+                "queue_position": position,
+                "estimated_start_s": None
+                if estimated_start_s is None
+                else round(estimated_start_s, 1),
+            }
         )
 
 

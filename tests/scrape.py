@@ -20,12 +20,16 @@ class Samples:
         return (name, frozenset(labels.items())) in self.values
 
 
-def scrape(url: str) -> Samples:
-    response = httpx.get(url, timeout=5.0)
-    response.raise_for_status()
+def parse(text: str) -> Samples:
     values = {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
     return Samples(values)
+
+
+def scrape(url: str) -> Samples:
+    response = httpx.get(url, timeout=5.0)
+    response.raise_for_status()
+    return parse(response.text)

@@ -4,6 +4,10 @@ Celery on Redis redelivers an unacknowledged message only after the visibility t
 which must outlast the longest render (hours). The reaper does not wait that long: a
 ``running`` job whose attempt lease has expired lost its process, so it is requeued
 (or failed as ``worker_lost`` once out of attempts). One reaper at a time holds a lock.
+
+A requeued job goes back into its tenant's fair queue at its old place (the front), and
+the dispatch step sends it; a job a dispatcher took and never marked sent (it died in
+between) is re-sent here.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import uuid
 import redis
 from celery import Celery
 
+from render_core.dispatch import Dispatcher
 from render_core.errors import RenderServiceError, WorkerLost
 from render_core.heartbeats import lease_key
 from render_core.jobs import JobStore
@@ -30,7 +35,8 @@ LOCK_TTL_S = 10
 
 
 def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[str]:
-    """Queued jobs whose message was never marked sent (the API died in between) get one.
+    """Queued jobs taken for dispatch whose message was never marked sent (the dispatcher
+    died in between) get one.
 
     A duplicate message is harmless: the claim in the job store lets one attempt run.
     """
@@ -74,13 +80,13 @@ def reap_lost_attempts(
                     jobs.fail(job_id, token, error)
                     log.warning("job %s failed: worker lost on its last attempt", job_id)
                 else:
-                    requeued = jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
-                    enqueue(celery, settings, jobs, [requeued])
+                    jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
                     log.warning("job %s requeued: its worker %s is gone", job_id, record.worker)
                 touched.append(job_id)
             except RenderServiceError as exc:  # it moved on meanwhile (finished, taken over)
                 log.info("job %s not reaped: %s", job_id, exc)
         touched += resend_orphans(jobs, celery, settings)
+        Dispatcher(celery, settings, jobs).top_up()
     finally:
         if client.get(LOCK_KEY) == holder:
             client.delete(LOCK_KEY)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Annotated
 
@@ -11,32 +10,29 @@ from pydantic import BaseModel
 
 from producer_api.auth import Tenant
 from producer_api.errors import ERROR_RESPONSES, error_responses
-from producer_api.idempotency import MAX_KEY_LENGTH, body_fingerprint
-from producer_api.services import ApiServices, Services
-from render_core.errors import NotFound, QueueUnavailable
-from render_core.queue import NotEnqueued, enqueue
-from render_core.schema import (
-    BatchRenderRequest,
-    JobError,
-    JobRecord,
-    JobStatus,
-    JobView,
-    RenderRequest,
-)
-
-log = logging.getLogger(__name__)
+from producer_api.idempotency import MAX_KEY_LENGTH
+from producer_api.services import Services
+from producer_api.submission import current_view, current_views, submit
+from render_core.schema import BatchRenderRequest, JobStatus, JobView, RenderRequest
 
 router = APIRouter(prefix="/v1/renders", tags=["renders"], responses=ERROR_RESPONSES)
 # Submissions: an unparsable body, an unknown character or driving video, a reused
-# Idempotency-Key with another body (or one still in flight).
+# Idempotency-Key with another body (or one still in flight), a tenant's limits, a farm
+# too busy for another interactive job.
 SUBMISSION = error_responses(
     400,
     404,
     409,
+    429,
+    503,
     s404="An unknown character or driving video (`character_not_found`, "
     "`driving_video_not_found`).",
     s409="The Idempotency-Key was used with another body, or its first request is still "
     "being handled.",
+    s503="`overloaded`: an interactive render would wait longer than the farm allows "
+    "(`Retry-After` says when to try again, or submit it as batch); "
+    "`queue_unavailable` / `storage_unavailable`: Redis or storage did not answer.",
+    retry_after=(429, 503),
 )
 # Moves of one job: unknown, or in the wrong state for the move.
 MOVE = error_responses(404, 409, s409="The job is in the wrong state for that.")
@@ -49,75 +45,6 @@ class BatchJobs(BaseModel):
 class JobPage(BaseModel):
     jobs: list[JobView]
     next_cursor: str | None
-
-
-def _check_characters(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> None:
-    for character_id in {r.character_id for r in requests}:
-        try:
-            services.characters.get_for_tenant(tenant, character_id)
-        except NotFound as exc:
-            raise NotFound(
-                f"character {character_id} not found", code="character_not_found"
-            ) from exc
-
-
-def _check_driving_videos(
-    services: ApiServices, tenant: str, requests: list[RenderRequest]
-) -> None:
-    for video_id in {r.driving_video_id for r in requests if r.driving_video_id}:
-        try:
-            services.driving_videos.get_for_tenant(tenant, video_id)
-        except NotFound as exc:
-            raise NotFound(
-                f"driving video {video_id} not found", code="driving_video_not_found"
-            ) from exc
-
-
-def _enqueue(services: ApiServices, records: list[JobRecord]) -> None:
-    """A job whose message could not be sent is failed, not lost: the client hears 503."""
-    try:
-        enqueue(services.celery, services.settings, services.jobs, records)
-    except NotEnqueued as exc:
-        log.error("could not enqueue %d job(s): %s", len(exc.unsent), exc.message)
-        error = JobError(code="queue_unavailable", message=exc.message, retryable=True)
-        for unsent in exc.unsent:
-            services.jobs.fail(unsent.id, None, error)
-        raise QueueUnavailable("the queue is unavailable; retry later") from exc
-
-
-def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobRecord]:
-    _check_characters(services, tenant, requests)
-    _check_driving_videos(services, tenant, requests)
-    records = [
-        JobRecord(id=uuid.uuid4().hex, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
-        for r in requests
-    ]
-    services.jobs.create(records)
-    _enqueue(services, records)
-    return records
-
-
-def _submit(
-    services: ApiServices,
-    tenant: str,
-    requests: list[RenderRequest],
-    idempotency_key: str | None,
-    route: str,
-) -> list[JobRecord]:
-    """Create and enqueue, or replay the jobs an earlier request with the same key made."""
-    if idempotency_key is None:
-        return _create(services, tenant, requests)
-    fingerprint = body_fingerprint(route, [r.model_dump(mode="json") for r in requests])
-    earlier = services.idempotency.claim(tenant, idempotency_key, fingerprint)
-    if earlier is not None:
-        return [services.jobs.get_for_tenant(tenant, job_id) for job_id in earlier]
-    try:
-        records = _create(services, tenant, requests)
-    except BaseException:
-        services.idempotency.release(tenant, idempotency_key)
-        raise
-    services.idempotency.complete(tenant, idempotency_key, fingerprint, [r.id for r in records])
-    return records
 
 
 IdempotencyKey = Annotated[
@@ -145,9 +72,9 @@ def submit_render(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> JobView:
-    (record,) = _submit(services, tenant, [request], idempotency_key, "renders")
-    response.headers["Location"] = f"/v1/renders/{record.id}"
-    return JobView.of(record)
+    (view,) = submit(services, tenant, [request], idempotency_key, "renders")
+    response.headers["Location"] = f"/v1/renders/{view.id}"
+    return view
 
 
 @router.post(
@@ -162,8 +89,8 @@ def submit_batch(
     batch: BatchRenderRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> BatchJobs:
-    records = _submit(services, tenant, batch.requests, idempotency_key, "renders/batch")
-    return BatchJobs(jobs=[JobView.of(r) for r in records])
+    views = submit(services, tenant, batch.requests, idempotency_key, "renders/batch")
+    return BatchJobs(jobs=views)
 
 
 @router.get("", summary="List renders, newest first")
@@ -175,12 +102,13 @@ def list_renders(
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", description="next_cursor")] = None,
 ) -> JobPage:
     page = services.jobs.list_page(tenant, status_filter, limit, cursor)
-    return JobPage(jobs=[JobView.of(r) for r in page.jobs], next_cursor=page.next_cursor)
+    views = current_views(services, page.jobs)
+    return JobPage(jobs=views, next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", summary="A render's status and progress", responses=error_responses(404))
 def get_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
-    return JobView.of(services.jobs.get_for_tenant(tenant, job_id))
+    return current_view(services, services.jobs.get_for_tenant(tenant, job_id))
 
 
 @router.post("/{job_id}/cancel", summary="Cancel a queued or running render", responses=MOVE)
@@ -200,6 +128,6 @@ def cancel_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
 )
 def retry_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
     services.jobs.get_for_tenant(tenant, job_id)
-    record = services.jobs.retry(job_id, task_id=uuid.uuid4().hex)
-    _enqueue(services, [record])
-    return JobView.of(record)
+    services.jobs.retry(job_id, task_id=uuid.uuid4().hex)
+    services.dispatcher.top_up()  # it waits in its tenant's fair queue, at its old place
+    return current_view(services, services.jobs.get(job_id))
