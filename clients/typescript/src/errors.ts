@@ -113,6 +113,21 @@ export class EventsExpiredError extends AvatarRenderError {
   static override readonly status: number = 410;
 }
 
+// 429: a limit of the tenant; `retryAfterMs` says when to try again
+/** A limit of the tenant refused the submission (a batch counts as its size, refused whole). */
+export class ThrottledError extends AvatarRenderError {
+  static override readonly code: string = "throttled";
+  static override readonly status: number = 429;
+}
+/** The tenant already has as many renders queued or running as it may. */
+export class QueueFullError extends ThrottledError {
+  static override readonly code: string = "queue_full";
+}
+/** The tenant submits faster than its rate allows. */
+export class RateLimitedError extends ThrottledError {
+  static override readonly code: string = "rate_limited";
+}
+
 // 4xx: the client sent something the API cannot use
 export class InvalidInputError extends AvatarRenderError {
   static override readonly code: string = "invalid_input";
@@ -178,6 +193,13 @@ export class QueueUnavailableError extends TransientError {
 export class StorageUnavailableError extends TransientError {
   static override readonly code: string = "storage_unavailable";
 }
+/**
+ * The farm is too busy: an interactive render would wait longer than allowed to start.
+ * Retry after `retryAfterMs`, or submit it with `priority: "batch"`.
+ */
+export class OverloadedError extends TransientError {
+  static override readonly code: string = "overloaded";
+}
 
 // client side (status 0)
 /** The server could not be reached, or the connection broke. */
@@ -221,6 +243,9 @@ const API_ERRORS: readonly ErrorClass[] = [
   IdempotencyInProgressError,
   OutputsExpiredError,
   EventsExpiredError,
+  ThrottledError,
+  QueueFullError,
+  RateLimitedError,
   InvalidInputError,
   ValidationError,
   UnsupportedImageError,
@@ -238,6 +263,7 @@ const API_ERRORS: readonly ErrorClass[] = [
   TransientError,
   QueueUnavailableError,
   StorageUnavailableError,
+  OverloadedError,
 ];
 
 const BY_CODE: ReadonlyMap<string, ErrorClass> = new Map(API_ERRORS.map((cls) => [cls.code, cls]));

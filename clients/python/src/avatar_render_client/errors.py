@@ -22,9 +22,13 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   └── IdempotencyInProgress         the same key while the first call still runs
     ├── OutputsExpired (410)          retention deleted the outputs
     ├── Unauthorized (401)            missing or unknown API key
+    ├── Throttled (429)               a tenant's limit; ``retry_after`` says when to try again
+    │   ├── QueueFull                     the tenant's jobs queued or running are at its cap
+    │   └── RateLimited                   the tenant submits faster than its rate
     ├── MethodNotAllowed (405), HttpError, InternalError (500)
     ├── TransientError (503)          retrying later can help
     │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout
+    │   └── Overloaded                    an interactive render would wait too long to start
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
     └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch,
@@ -239,6 +243,25 @@ class Unauthorized(AvatarRenderError):
     http_status = 401
 
 
+class Throttled(AvatarRenderError):
+    """A limit of the tenant refused the submission; ``retry_after`` says when to try again."""
+
+    code = "throttled"
+    http_status = 429
+
+
+class QueueFull(Throttled):
+    """The tenant already has as many renders queued or running as it may."""
+
+    code = "queue_full"
+
+
+class RateLimited(Throttled):
+    """The tenant submits faster than its rate allows (a batch counts as its size)."""
+
+    code = "rate_limited"
+
+
 class HttpError(AvatarRenderError):
     """An HTTP error without a more specific code (also: a body that is not our envelope)."""
 
@@ -285,6 +308,13 @@ class QueueUnavailable(TransientError):
     """Redis (job store or broker) did not answer."""
 
     code = "queue_unavailable"
+
+
+class Overloaded(TransientError):
+    """The farm is too busy: an interactive render would wait longer than allowed to start.
+    Retry after ``retry_after``, or submit it as ``priority="batch"``."""
+
+    code = "overloaded"
 
 
 class GpuOutOfMemory(TransientError):

@@ -142,6 +142,10 @@ class Job(_Response):
     finished_at: datetime | None = None
     manifest_key: str | None = None
     outputs_expired: bool = False
+    #: While queued: jobs that start before this one; None otherwise.
+    queue_position: int | None = None
+    #: While queued: seconds until it is expected to start; None when the API cannot tell.
+    estimated_start_s: float | None = None
 
     @property
     def is_terminal(self) -> bool:

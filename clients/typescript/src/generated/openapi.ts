@@ -652,6 +652,11 @@ export interface components {
              */
             created_at: string;
             error: components["schemas"]["JobError"] | null;
+            /**
+             * Estimated Start S
+             * @description While queued: seconds until it is expected to start, from the jobs ahead, the live workers and the recent time per job; null when there is no live worker or no finished job to learn from yet, and once it is no longer queued.
+             */
+            estimated_start_s?: number | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */
@@ -661,6 +666,11 @@ export interface components {
             /** Outputs Expired */
             outputs_expired: boolean;
             progress: components["schemas"]["Progress"];
+            /**
+             * Queue Position
+             * @description While queued: how many jobs start before this one (higher priorities, messages already handed to workers, and the other tenants' turns); null otherwise.
+             */
+            queue_position?: number | null;
             renderer: components["schemas"]["RendererInfo"] | null;
             request: components["schemas"]["RenderRequest"];
             /** Started At */
@@ -1512,9 +1522,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Redis or object storage did not answer; retry later. */
+            /** @description A limit of the tenant (`queue_full`: jobs queued or running at the cap; `rate_limited`: submissions faster than the rate; a batch counts as its size and is refused whole). `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `overloaded`: an interactive render would wait longer than the farm allows (`Retry-After` says when to try again, or submit it as batch); `queue_unavailable` / `storage_unavailable`: Redis or storage did not answer. */
             503: {
                 headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1593,9 +1616,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Redis or object storage did not answer; retry later. */
+            /** @description A limit of the tenant (`queue_full`: jobs queued or running at the cap; `rate_limited`: submissions faster than the rate; a batch counts as its size and is refused whole). `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `overloaded`: an interactive render would wait longer than the farm allows (`Retry-After` says when to try again, or submit it as batch); `queue_unavailable` / `storage_unavailable`: Redis or storage did not answer. */
             503: {
                 headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
