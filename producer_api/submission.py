@@ -10,15 +10,19 @@ nothing (the broker is full) and that is fine: a worker's next turn sends it.
 
 from __future__ import annotations
 
-import uuid
-
+from producer_api import cache_plan
 from producer_api.admission import Place
+from producer_api.cache_plan import Plan
 from producer_api.idempotency import body_fingerprint
 from producer_api.services import ApiServices
 from render_core.errors import NotFound, Overloaded, QueueFull, Throttled
 from render_core.jobs import QUEUE_FULL_RETRY_S
+from render_core.render_cache import CacheRaced
 from render_core.schema import JobRecord, JobStatus, JobView, RenderRequest
 from render_core.tenant_stats import count_rejection
+
+# Plans of one submission against the cache before it is created without it.
+PLAN_ATTEMPTS = 4
 
 
 def _check_characters(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> None:
@@ -43,39 +47,70 @@ def _check_driving_videos(
             ) from exc
 
 
-def _admit(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[Place]:
-    """Tenant limits and global admission; raises what refuses the submission."""
+def _admit(services: ApiServices, tenant: str, queued: list[RenderRequest]) -> list[Place]:
+    """Tenant cap and global admission for the jobs that will wait; raises what refuses."""
     limits = services.settings.limits_for(tenant)
     active = services.jobs.active_count(tenant)
-    if active + len(requests) > limits.queued:
+    if active + len(queued) > limits.queued:
         raise QueueFull(
-            f"tenant {tenant} has {active} jobs queued or running; {len(requests)} more would "
+            f"tenant {tenant} has {active} jobs queued or running; {len(queued)} more would "
             f"pass its limit of {limits.queued}",
             retry_after_s=QUEUE_FULL_RETRY_S,
         )
-    places = services.admission.admit(tenant, requests)
-    services.rate_limiter.take(tenant, limits.rate, len(requests))
-    return places
+    return services.admission.admit(tenant, queued)
+
+
+def _store(services: ApiServices, tenant: str, planned: Plan) -> Plan:
+    """Create the planned jobs; a plan overtaken by a concurrent change (a source retired,
+    a leader finished) is planned again, and the last try goes without the cache."""
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        try:
+            services.jobs.create(
+                planned.records,
+                max_queued=services.settings.limits_for(tenant).queued,
+                held=planned.held,
+                guard=planned.guard,
+            )
+            return planned
+        except CacheRaced:
+            planned.discard(services)
+            last = attempt == PLAN_ATTEMPTS - 1
+            planned = cache_plan.plan(services, tenant, planned.originals, use_cache=not last)
+        except BaseException:
+            planned.discard(services)
+            raise
+    raise AssertionError("unreachable: the last plan does not use the cache")
 
 
 def _create(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> list[JobView]:
     _check_characters(services, tenant, requests)
     _check_driving_videos(services, tenant, requests)
+    planned = cache_plan.plan(services, tenant, cache_plan.new_records(tenant, requests))
     try:
-        places = _admit(services, tenant, requests)
-        records = [
-            JobRecord(id=uuid.uuid4().hex, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
-            for r in requests
-        ]
-        services.jobs.create(records, max_queued=services.settings.limits_for(tenant).queued)
+        try:
+            waiting = {r.id: r.request for r in planned.queued}
+            admitted = _admit(services, tenant, list(waiting.values()))
+            places = dict(zip(waiting, admitted, strict=True))
+            rate = services.settings.limits_for(tenant).rate
+            services.rate_limiter.take(tenant, rate, len(requests))
+        except BaseException:
+            planned.discard(services)
+            raise
+        planned = _store(services, tenant, planned)  # the exact queue cap is checked here
     except (Throttled, Overloaded) as exc:
         count_rejection(services.redis, tenant, exc.code, len(requests))
         raise
     services.dispatcher.top_up()
-    return [
-        JobView.of(r, place.position, place.estimated_start_s)
-        for r, place in zip(records, places, strict=True)
-    ]
+    views = []
+    for record in planned.records:
+        place = places.get(record.id)
+        if record.status != JobStatus.queued:  # a cache hit: it succeeded already
+            views.append(JobView.of(record, estimated_start_s=0.0))
+        elif place is None:
+            views.append(JobView.of(record))
+        else:
+            views.append(JobView.of(record, place.position, place.estimated_start_s))
+    return views
 
 
 def current_views(services: ApiServices, records: list[JobRecord]) -> list[JobView]:

@@ -55,16 +55,25 @@ def sending_key(priority: Priority) -> str:
 
 
 # Joins a job to its tenant's queue; the tenant takes its turn from max(clock, own pass).
-PUSH = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then
-  local pass = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')
-  local clock = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if pass < clock then pass = clock end
-  redis.call('ZADD', KEYS[2], pass, ARGV[3])
+# A function, so that other scripts (the render cache's release) push the same way.
+PUSH_FUNCTION = """
+local function fair_push(queue, active, clock, passes, job, score, tenant)
+  redis.call('ZADD', queue, score, job)
+  if not redis.call('ZSCORE', active, tenant) then
+    local pass = tonumber(redis.call('HGET', passes, tenant) or '0')
+    local now = tonumber(redis.call('GET', clock) or '0')
+    if pass < now then pass = now end
+    redis.call('ZADD', active, pass, tenant)
+  end
 end
+"""
+PUSH = (
+    PUSH_FUNCTION
+    + """
+fair_push(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3])
 return 1
 """
+)
 
 # Takes up to the room left in the broker, lowest pass first, and marks each taken job
 # as dispatched-but-unsent (the per-priority ``sending`` set and the reaper's ``unsent``).
@@ -111,15 +120,19 @@ return taken
 """
 
 
-def push(pipe: redis.client.Pipeline, record: JobRecord, score: float) -> None:
-    """Queue, inside the caller's MULTI, the job's entry in its tenant's fair queue."""
-    priority = record.request.priority
-    keys = [
-        tenant_queue_key(priority, record.tenant),
+def push_keys(priority: Priority, tenant: str) -> list[str]:
+    """The keys ``fair_push`` writes, in its argument order."""
+    return [
+        tenant_queue_key(priority, tenant),
         active_key(priority),
         clock_key(priority),
         passes_key(priority),
     ]
+
+
+def push(pipe: redis.client.Pipeline, record: JobRecord, score: float) -> None:
+    """Queue, inside the caller's MULTI, the job's entry in its tenant's fair queue."""
+    keys = push_keys(record.request.priority, record.tenant)
     pipe.eval(PUSH, len(keys), *keys, record.id, score, record.tenant)
 
 

@@ -17,7 +17,7 @@ from typing import cast
 
 import redis
 
-from render_core import fair_queue, job_times
+from render_core import fair_queue, job_times, render_cache
 from render_core.errors import QueueUnavailable
 from render_core.records import PREFIX
 from render_core.schema import JobRecord, JobStatus, Priority
@@ -60,11 +60,15 @@ class JobIndex:
         return list(range(last - count + 1, last + 1))
 
     @staticmethod
-    def add(pipe: redis.client.Pipeline, record: JobRecord, score: int) -> None:
+    def add(
+        pipe: redis.client.Pipeline, record: JobRecord, score: int, dispatch: bool = True
+    ) -> None:
+        """``dispatch`` False: a queued job that waits elsewhere (a cache follower waits
+        for its leader, which sends it into the fair queue when it ends)."""
         pipe.zadd(tenant_index(record.tenant), {record.id: score})
         pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
         pipe.zadd(status_index(record.status), {record.id: score})
-        if awaits_message(record):
+        if awaits_message(record) and dispatch:
             fair_queue.push(pipe, record, score)
 
     def move(self, pipe: redis.client.Pipeline, record: JobRecord, before: JobStatus) -> None:
@@ -84,6 +88,12 @@ class JobIndex:
                 fair_queue.push(pipe, record, score)
             if before == JobStatus.running and record.status == JobStatus.succeeded:
                 job_times.note_duration(pipe, record)
+            if before == JobStatus.queued and record.cache_key is not None:
+                leader = render_cache.leader_of(self.redis, record.id)
+                if leader is not None:
+                    render_cache.stop_following(pipe, record.id, leader)
+            if record.status.is_terminal and record.cache_key is not None:
+                render_cache.release(pipe, record)
         if not awaits_message(record) and JobStatus.queued in (before, record.status):
             pipe.zrem(UNSENT_KEY, record.id)
             fair_queue.forget(pipe, record)

@@ -1,25 +1,37 @@
-"""The job store: one JSON record per job in Redis, and the state moves between statuses.
+"""The job store: one JSON record per job in Redis, created and moved in transactions.
 
 Every status move goes through ``_update``, an optimistic transaction (WATCH/MULTI) that
 re-reads the record, checks the move is legal and writes record, indexes and the
 tenant's events (``render_core.event_log``) together, so two processes racing on one job
 cannot both win and no event is lost or invented. Lists and counts of many jobs are
-``JobIndex``'s (``store.index``).
+``JobIndex``'s (``store.index``); what each move changes is ``JobMoves``'s
+(``render_core.job_moves``).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import redis
 
-from render_core.errors import Conflict, QueueFull, StaleAttempt, WorkerLost
-from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move, queued_event
+from render_core.cache_guards import Guard
+from render_core.errors import Conflict, QueueFull
+from render_core.event_log import (
+    DEFAULT_RETENTION_S,
+    EventLog,
+    NewEvent,
+    events_for_move,
+    queued_event,
+)
 from render_core.job_index import JobIndex, Page, tenant_index
+from render_core.job_moves import CacheOutcome, JobMoves
 from render_core.records import TenantRecords
-from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
+from render_core.schema import (
+    JobRecord,
+    JobStatus,
+)
+
+__all__ = ["CAPPED", "QUEUE_FULL_RETRY_S", "CacheOutcome", "IllegalTransition", "JobStore"]
 
 ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     # queued → failed: its message could not be sent, or it ran out of attempts.
@@ -47,13 +59,22 @@ CAPPED = (JobStatus.queued, JobStatus.running)
 QUEUE_FULL_RETRY_S = 5.0
 
 
+def _creation_events(record: JobRecord) -> list[NewEvent]:
+    """A new job is queued; a cache hit is created succeeded: both events, in order."""
+    queued = queued_event(record)
+    if record.status == JobStatus.queued:
+        return [queued]
+    before = record.model_copy(update={"status": JobStatus.queued})
+    return [queued, *events_for_move(before, record)]
+
+
 class IllegalTransition(Conflict):
     """The job's status does not allow that move."""
 
     code = "illegal_transition"
 
 
-class JobStore(TenantRecords[JobRecord]):
+class JobStore(JobMoves, TenantRecords[JobRecord]):
     """Job records in Redis: reads by id (tenant-scoped), creation, and the status moves."""
 
     def __init__(
@@ -67,29 +88,46 @@ class JobStore(TenantRecords[JobRecord]):
     def from_url(cls, url: str, events_retention_s: float = DEFAULT_RETENTION_S) -> JobStore:
         return cls(redis.Redis.from_url(url, decode_responses=True), events_retention_s)
 
-    def create(self, records: Iterable[JobRecord], max_queued: int | None = None) -> None:
-        """Store new queued jobs with their index entries, all or none.
+    def create(
+        self,
+        records: Iterable[JobRecord],
+        max_queued: int | None = None,
+        held: Collection[str] = (),
+        guard: Guard | None = None,
+    ) -> None:
+        """Store new jobs with their index entries, all or none.
 
-        With ``max_queued`` the tenant's jobs queued or running, these included, may not
-        pass it (``QueueFull``). The count is read under WATCH, so two submissions of one
-        tenant racing in two API processes cannot both slip past the cap.
+        With ``max_queued`` the tenant's jobs queued or running, the queued ones here
+        included, may not pass it (``QueueFull``). The count is read under WATCH, so two
+        submissions of one tenant racing in two API processes cannot both slip past the
+        cap. ``held`` jobs are queued but kept out of the fair queue (cache followers);
+        a job created ``succeeded`` (a cache hit) gets its queued and succeeded events.
+        ``guard`` adds keys to watch, a check under WATCH and writes to the transaction.
         """
         records = list(records)
         tenants = {record.tenant for record in records}
-        watched = [tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else []
+        adding = sum(record.status == JobStatus.queued for record in records)
+        capped = [tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else []
+        watched = [*capped, *(guard.keys if guard else [])]
         try:
             scores = self.index.reserve_scores(len(records))
+            by_id = {r.id: float(score) for r, score in zip(records, scores, strict=True)}
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
                         if watched:
                             pipe.watch(*watched)  # type: ignore[no-untyped-call]
-                            self._check_cap(pipe, tenants, len(records), max_queued or 0)
+                        if capped:
+                            self._check_cap(pipe, tenants, adding, max_queued or 0)
+                        if guard is not None:
+                            guard.check(pipe)
                         pipe.multi()
                         for record, score in zip(records, scores, strict=True):
                             pipe.set(self.key(record.id), record.model_dump_json())
-                            self.index.add(pipe, record, score)
-                            self.events.append(pipe, record.tenant, [queued_event(record)])
+                            self.index.add(pipe, record, score, dispatch=record.id not in held)
+                            self.events.append(pipe, record.tenant, _creation_events(record))
+                        if guard is not None:
+                            guard.write(pipe, by_id)
                         pipe.execute()
                         return
                     except redis.WatchError:
@@ -140,16 +178,23 @@ class JobStore(TenantRecords[JobRecord]):
     # -- moves --------------------------------------------------------------------------
 
     def _update(
-        self, job_id: str, change: Callable[[JobRecord], None], frames: Sequence[int] = ()
+        self,
+        job_id: str,
+        change: Callable[[JobRecord], None],
+        frames: Sequence[int] = (),
+        guard: Guard | None = None,
     ) -> JobRecord:
         """Apply ``change`` to the record and write it with its index moves and events, in
-        one transaction; ``frames`` (progress only) are the frame indices just stored."""
+        one transaction; ``frames`` (progress only) are the frame indices just stored;
+        ``guard`` watches, checks and writes more in the same transaction."""
         key = self.key(job_id)
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        pipe.watch(key, *(guard.keys if guard else []))  # type: ignore[no-untyped-call]
+                        if guard is not None:
+                            guard.check(pipe)
                         raw = pipe.get(key)
                         if raw is None:
                             raise self.not_found(job_id)
@@ -167,180 +212,11 @@ class JobStore(TenantRecords[JobRecord]):
                         self.events.append(
                             pipe, record.tenant, events_for_move(old, record, frames)
                         )
+                        if guard is not None:
+                            guard.write(pipe, {})
                         pipe.execute()
                         return record
                     except redis.WatchError:
                         continue
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
-
-    def mark_enqueued(self, job_id: str, task_id: str) -> JobRecord:
-        """The message ``task_id`` was sent; a queued job without this mark may have none."""
-
-        def change(record: JobRecord) -> None:
-            record.task_id = task_id
-            record.enqueued_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def start_attempt(
-        self, job_id: str, worker: str, renderer: RendererInfo, max_attempts: int
-    ) -> JobRecord | None:
-        """Claim the job for a new attempt; None when it must not run.
-
-        A job found ``running`` was redelivered because its attempt died with its
-        worker; once that has used up the attempts it fails as ``worker_lost`` instead
-        of taking the next worker down with it.
-        """
-        claimed: list[bool] = []
-
-        def change(record: JobRecord) -> None:
-            claimed.clear()
-            if record.status not in (JobStatus.queued, JobStatus.running):
-                return
-            if record.cancel_requested:
-                record.status = JobStatus.cancelled
-                record.finished_at = utc_now()
-                return
-            if record.status == JobStatus.running and record.attempts >= max_attempts:
-                record.status = JobStatus.failed
-                record.error = JobError(
-                    code=WorkerLost.code,
-                    message=f"the worker died during each of {record.attempts} attempts",
-                    retryable=True,
-                )
-                record.finished_at = utc_now()
-                return
-            record.status = JobStatus.running
-            record.attempts += 1
-            record.attempt_token = uuid.uuid4().hex
-            record.worker = worker
-            record.renderer = renderer
-            record.started_at = utc_now()
-            record.finished_at = None
-            record.progress.frames_done = 0
-            claimed.append(True)
-
-        record = self._update(job_id, change)
-        return record if claimed else None
-
-    @staticmethod
-    def _check_owner(record: JobRecord, token: str) -> None:
-        if record.status != JobStatus.running or record.attempt_token != token:
-            raise StaleAttempt(f"attempt {token} no longer owns job {record.id}")
-
-    def record_progress(
-        self, job_id: str, token: str, frames_done: int, stored: Sequence[int] = ()
-    ) -> JobRecord:
-        """Progress of the owning attempt; tells the caller whether a cancel was asked.
-
-        ``stored`` are the indices of the frames written to storage since the last call;
-        the progress event names them, so a client can fetch frames as they land.
-        """
-
-        def change(record: JobRecord) -> None:
-            self._check_owner(record, token)
-            record.progress.frames_done = frames_done
-
-        return self._update(job_id, change, stored)
-
-    def succeed(self, job_id: str, token: str, manifest_key: str, output_prefix: str) -> JobRecord:
-        def change(record: JobRecord) -> None:
-            self._check_owner(record, token)
-            record.status = JobStatus.succeeded
-            record.manifest_key = manifest_key
-            record.output_prefix = output_prefix
-            record.error = None
-            record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def mark_cancelled(self, job_id: str, token: str) -> JobRecord:
-        def change(record: JobRecord) -> None:
-            self._check_owner(record, token)
-            record.status = JobStatus.cancelled
-            record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def fail(self, job_id: str, token: str | None, error: JobError) -> JobRecord:
-        """Final failure: the job enters the failed (dead-letter) index."""
-
-        def change(record: JobRecord) -> None:
-            if token is not None:
-                self._check_owner(record, token)
-            record.status = JobStatus.failed
-            record.error = error
-            record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def requeue(
-        self, job_id: str, token: str | None, error: JobError, task_id: str | None = None
-    ) -> JobRecord:
-        """A transient failure: back to queued, waiting for the retry message.
-
-        ``task_id`` names the new message when the caller sends one (the reaper); a
-        Celery retry keeps the message id it has.
-        """
-
-        def change(record: JobRecord) -> None:
-            if token is not None:
-                self._check_owner(record, token)
-            record.status = JobStatus.queued
-            record.error = error
-            record.attempt_token = None
-            if task_id is not None:
-                record.task_id = task_id
-                record.enqueued_at = None
-
-        return self._update(job_id, change)
-
-    def request_cancel(self, job_id: str) -> JobRecord:
-        """Cancel a queued job at once; flag a running one, which stops at its next batch."""
-
-        def change(record: JobRecord) -> None:
-            if record.status == JobStatus.cancelled:
-                return
-            if record.status.is_terminal:
-                raise Conflict(f"job {job_id} already {record.status.value}")
-            record.cancel_requested = True
-            if record.status == JobStatus.queued:
-                record.status = JobStatus.cancelled
-                record.finished_at = utc_now()
-
-        return self._update(job_id, change)
-
-    def retry(self, job_id: str, task_id: str) -> JobRecord:
-        """Replay a failed or cancelled job as a new attempt, under a new message id."""
-
-        def change(record: JobRecord) -> None:
-            if record.status not in (JobStatus.failed, JobStatus.cancelled):
-                raise Conflict(
-                    f"job {job_id} is {record.status.value}; only failed or cancelled jobs retry"
-                )
-            record.status = JobStatus.queued
-            record.task_id = task_id
-            record.enqueued_at = None
-            record.cancel_requested = False
-            record.error = None
-            record.attempt_token = None
-            record.finished_at = None
-            record.progress.frames_done = 0
-            record.outputs_expired = False  # the new attempt writes new outputs
-
-        return self._update(job_id, change)
-
-    def mark_outputs_expired(self, job_id: str, finished_at: datetime) -> JobRecord:
-        """Retention deleted the outputs of the finish at ``finished_at``; the API answers 410.
-
-        Refused (``Conflict``) when the job has moved on since retention judged it (a
-        manual retry), so that a new attempt's outputs are never reported gone.
-        """
-
-        def change(record: JobRecord) -> None:
-            if not record.status.is_terminal or record.finished_at != finished_at:
-                raise Conflict(f"job {job_id} is {record.status.value}: it has run again")
-            record.outputs_expired = True
-
-        return self._update(job_id, change)

@@ -65,6 +65,13 @@ class FrameFormat(StrEnum):
         return f"image/{self.value}"
 
 
+class CacheResult(StrEnum):
+    """``hit``: the outputs are an earlier identical render's; ``miss``: rendered here."""
+
+    hit = "hit"
+    miss = "miss"
+
+
 class JobStatus(StrEnum):
     """``queued → running → succeeded | failed | cancelled``; failed and cancelled may retry."""
 
@@ -157,6 +164,11 @@ class RenderRequest(BaseModel):
         None, ge=1, le=100, description="webp/jpeg quality (default 90); not for png."
     )
     priority: Priority = Field(Priority.interactive, description="Queue class.")
+    cache: bool = Field(
+        True,
+        description="false: render anew even when an identical render of this tenant exists "
+        "or is under way (by default such a request succeeds from it at once).",
+    )
     metadata: dict[MetadataKey, MetadataValue] | None = Field(
         None,
         max_length=MAX_METADATA_KEYS,
@@ -240,12 +252,20 @@ class JobRecord(TenantRecord):
     manifest_key: str | None = None
     output_prefix: str | None = None
     outputs_expired: bool = False
+    cache_key: str | None = Field(
+        None, description="The request's render-cache key (tenant, inputs, request); None: off."
+    )
+    cache: CacheResult | None = None
+    rendered_by: str | None = Field(None, description="The job whose render the outputs are.")
 
     @model_validator(mode="after")
     def _progress_total(self) -> JobRecord:
         if self.progress.frames_total == 0:
             self.progress.frames_total = self.request.frame_count
         return self
+
+
+INTERNAL_FIELDS = {"tenant", "attempt_token", "task_id", "enqueued_at", "cache_key"}
 
 
 class JobView(BaseModel):
@@ -265,6 +285,15 @@ class JobView(BaseModel):
     finished_at: datetime | None
     manifest_key: str | None
     outputs_expired: bool
+    cache: CacheResult | None = Field(
+        None,
+        description="Once succeeded: hit (the outputs are those of an identical earlier "
+        "render of this tenant, rendered_by) or miss (rendered for it); null when the "
+        "render cache was not used.",
+    )
+    rendered_by: str | None = Field(
+        None, description="The job that rendered the outputs (itself, unless a cache hit)."
+    )
     queue_position: int | None = Field(
         None,
         description="While queued: how many jobs start before this one (higher priorities, "
@@ -281,7 +310,7 @@ class JobView(BaseModel):
     def of(
         cls, record: JobRecord, position: int | None = None, estimated_start_s: float | None = None
     ) -> JobView:
-        fields = record.model_dump(exclude={"tenant", "attempt_token", "task_id", "enqueued_at"})
+        fields = record.model_dump(exclude=INTERNAL_FIELDS)
         return cls.model_validate(
             {
                 **fields,

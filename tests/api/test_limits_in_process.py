@@ -83,7 +83,9 @@ async def test_an_interactive_job_that_would_wait_too_long_is_refused(
     beat(redis_client, WorkerBeat(hostname="w@h", renderer="mock", queues=queues, pid=1))
     redis_client.lpush(durations_key(Priority.interactive), "10.0")  # a job takes 10 s
     async with client_for(KEY_B) as b:
-        body = {"character_id": (await register(b))["id"], "emotion": "sad", **SMALL}
+        # not cached: identical renders would wait for the first one instead of a worker
+        character = (await register(b))["id"]
+        body = {"character_id": character, "emotion": "sad", "cache": False, **SMALL}
         first = (await b.post("/v1/renders", json=body)).json()
         assert (first["queue_position"], first["estimated_start_s"]) == (0, 0.0)
         second = (await b.post("/v1/renders", json=body)).json()

@@ -22,8 +22,16 @@ from tests.stack import Stack, running_stack
 pytestmark = pytest.mark.integration
 
 KEYS = {"tenant-a": "key-a-fair", "tenant-b": "key-b-fair"}
-# 20 frames at 50 ms: about a second a job, long next to the queue's own overheads.
-JOB = {"emotion": "happy", "size": 256, "duration_ms": 800, "fps": 25, "outputs": ["frames"]}
+# 20 frames at 50 ms: about a second a job, long next to the queue's own overheads; 500
+# renders, not one render and 499 cache hits.
+JOB = {
+    "emotion": "happy",
+    "size": 256,
+    "duration_ms": 800,
+    "fps": 25,
+    "outputs": ["frames"],
+    "cache": False,
+}
 A_JOBS = 500
 
 
