@@ -416,6 +416,12 @@ export interface components {
              */
             video: string;
         };
+        /**
+         * CacheResult
+         * @description ``hit``: the outputs are an earlier identical render's; ``miss``: rendered here.
+         * @enum {string}
+         */
+        CacheResult: "hit" | "miss";
         /** CharacterView */
         CharacterView: {
             /**
@@ -644,6 +650,8 @@ export interface components {
         JobView: {
             /** Attempts */
             attempts: number;
+            /** @description Once succeeded: hit (the outputs are those of an identical earlier render of this tenant, rendered_by) or miss (rendered for it); null when the render cache was not used. */
+            cache?: components["schemas"]["CacheResult"] | null;
             /** Cancel Requested */
             cancel_requested: boolean;
             /**
@@ -671,6 +679,11 @@ export interface components {
              * @description While queued: how many jobs start before this one (higher priorities, messages already handed to workers, and the other tenants' turns); null otherwise.
              */
             queue_position?: number | null;
+            /**
+             * Rendered By
+             * @description The job that rendered the outputs (itself, unless a cache hit).
+             */
+            rendered_by?: string | null;
             renderer: components["schemas"]["RendererInfo"] | null;
             request: components["schemas"]["RenderRequest"];
             /** Started At */
@@ -719,6 +732,8 @@ export interface components {
         RenderManifest: {
             /** Attempt */
             attempt: number;
+            /** @description hit: these outputs were rendered by rendered_by for an identical request. */
+            cache?: components["schemas"]["CacheResult"] | null;
             clip?: components["schemas"]["ObjectEntry"] | null;
             /**
              * Created At
@@ -744,6 +759,11 @@ export interface components {
             height: number;
             /** Job Id */
             job_id: string;
+            /**
+             * Rendered By
+             * @description The job that rendered these outputs.
+             */
+            rendered_by?: string | null;
             renderer: components["schemas"]["RendererDescription"];
             request: components["schemas"]["RenderRequest"];
             /** Timings Ms */
@@ -774,6 +794,12 @@ export interface components {
          *     }
          */
         RenderRequest: {
+            /**
+             * Cache
+             * @description false: render anew even when an identical render of this tenant exists or is under way (by default such a request succeeds from it at once).
+             * @default true
+             */
+            cache?: boolean;
             /**
              * Character Id
              * @description A registered character.
@@ -858,6 +884,8 @@ export interface components {
             device?: string | null;
             /** Name */
             name: string;
+            /** Precision */
+            precision?: string | null;
             /**
              * Synthetic Weights
              * @default false
@@ -2509,6 +2537,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const cacheResultValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CacheResult"]> = ["hit", "miss"];
 export const deliveryAttemptOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DeliveryAttempt"]["outcome"]> = ["delivered", "retrying", "dead"];
 export const drivingVideoViewContainerValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DrivingVideoView"]["container"]> = ["mp4", "webm"];
 export const emotionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Emotion"]> = ["neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"];
