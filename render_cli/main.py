@@ -209,9 +209,10 @@ def jobs_retry(
     job_id: Annotated[str | None, typer.Argument(help="A failed or cancelled job.")] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed job.")] = False,
 ) -> None:
-    """Re-enqueue failed jobs as new attempts."""
+    """Re-enqueue failed jobs as new attempts (each at its old place in its tenant's turn)."""
+    from render_core.dispatch import Dispatcher
     from render_core.jobs import JobStore
-    from render_core.queue import enqueue, make_celery
+    from render_core.queue import make_celery
     from render_core.schema import JobStatus
 
     if (job_id is None) == (not all_failed):
@@ -223,8 +224,8 @@ def jobs_retry(
     ids = store.index.ids_with_status(JobStatus.failed, 100_000) if all_failed else [str(job_id)]
     for one in ids:
         record = store.retry(one, task_id=uuid.uuid4().hex)
-        enqueue(celery, settings, store, [record])
         typer.echo(f"{record.id}\tre-enqueued")
+    Dispatcher(celery, settings, store).top_up()  # what fits now; workers send the rest
 
 
 def main() -> None:

@@ -3,6 +3,8 @@ order the job view predicts, and nothing lost between taking a job and sending i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -17,9 +19,9 @@ from render_core.heartbeats import WorkerBeat, beat
 from render_core.job_index import UNSENT_KEY
 from render_core.jobs import JobStore
 from render_core.queue import make_celery, queue_name
-from render_core.schema import JobRecord, JobStatus, Priority, RenderRequest
+from render_core.schema import JobError, JobRecord, JobStatus, Priority, RenderRequest
 from render_core.settings import Settings
-from tests.conftest import STORE_TEST_DB
+from tests.conftest import STORE_TEST_DB, child_env
 
 
 @pytest.fixture
@@ -136,3 +138,26 @@ def test_cancelled_waiting_jobs_leave_the_fair_queue(
     retried = jobs.retry("a0", task_id="t2")
     assert retried.status == JobStatus.queued
     assert _take_all(redis_client, dispatcher, Priority.interactive) == ["a0"]
+
+
+def test_the_cli_replays_a_failed_job_through_the_fair_queue(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    jobs = JobStore(redis_client)
+    jobs.create([_record("a0", "alpha"), _record("a1", "alpha")])
+    error = JobError(code="render_failed", message="no", retryable=False)
+    for job_id in ("a0", "a1"):
+        jobs.fail(job_id, None, error)
+    env = child_env(redis_url=settings.redis_url, log_json="false")
+    done = subprocess.run(
+        [sys.executable, "-m", "render_cli", "jobs", "retry", "--all-failed"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    replayed = jobs.get_many(["a0", "a1"])
+    assert [r.status for r in replayed] == [JobStatus.queued, JobStatus.queued]
+    # one message waits for a worker (none beats here); the other waits its turn
+    assert [r.enqueued_at is not None for r in replayed] == [True, False]
