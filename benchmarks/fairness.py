@@ -7,10 +7,11 @@ reports B's wait (submission to start) in seconds and in job-times, and A's thro
 
 Modes: ``fair`` (the default: a short broker, tenants in turn), ``unbounded``
 (``RENDER_DISPATCH_AHEAD=0``: every job sent at once, in submission order, as before fair
-scheduling), and ``--baseline DIR`` runs the same against another checkout's code (e.g.
-``/work/main``, the code before fair scheduling).
+scheduling), and ``--baseline DIR`` runs the same against another checkout's code: the
+commit before fair scheduling, exported so that nothing else differs.
 
-    .venv/bin/python -m benchmarks.fairness --jobs 500 --repeat 2 --baseline ../main
+    git archive <commit before> | tar -x -C /tmp/before
+    .venv/bin/python -m benchmarks.fairness --jobs 500 --repeat 3 --baseline /tmp/before
 """
 
 from __future__ import annotations

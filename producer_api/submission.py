@@ -16,9 +16,10 @@ from producer_api.cache_plan import Plan
 from producer_api.idempotency import body_fingerprint
 from producer_api.services import ApiServices
 from render_core.errors import NotFound, Overloaded, QueueFull, Throttled
+from render_core.job_view import JobView
 from render_core.jobs import QUEUE_FULL_RETRY_S
 from render_core.render_cache import CacheRaced
-from render_core.schema import JobRecord, JobStatus, JobView, RenderRequest
+from render_core.schema import JobRecord, JobStatus, RenderRequest
 from render_core.tenant_stats import count_rejection
 
 # Plans of one submission against the cache before it is created without it.

@@ -13,7 +13,8 @@ from producer_api.errors import ERROR_RESPONSES, error_responses
 from producer_api.idempotency import MAX_KEY_LENGTH
 from producer_api.services import Services
 from producer_api.submission import current_view, current_views, submit
-from render_core.schema import BatchRenderRequest, JobStatus, JobView, RenderRequest
+from render_core.job_view import JobView
+from render_core.schema import BatchRenderRequest, JobStatus, RenderRequest
 
 router = APIRouter(prefix="/v1/renders", tags=["renders"], responses=ERROR_RESPONSES)
 # Submissions: an unparsable body, an unknown character or driving video, a reused
