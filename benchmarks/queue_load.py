@@ -34,7 +34,15 @@ from render_core.schema import JobRecord, JobStatus
 from render_core.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "render_cli" / "assets" / "astronaut.png"
-JOB = {"emotion": "happy", "size": 256, "duration_ms": 200, "fps": 5, "outputs": ["frames"]}
+# Every job renders ('cache': false): this measures the queue, not the render cache.
+JOB = {
+    "emotion": "happy",
+    "size": 256,
+    "duration_ms": 200,
+    "fps": 5,
+    "outputs": ["frames"],
+    "cache": False,
+}
 CLI = [sys.executable, "-m", "render_cli"]
 
 
@@ -87,6 +95,10 @@ def run_load(
             "storage_url": (root / "storage").as_uri(),
             "api_keys": "",
             "renderer": "mock",
+            # the queue's own capacity is measured: no tenant limit or admission cuts in
+            "tenant_rate": "100000/s",
+            "tenant_max_queued": "100000",
+            "max_interactive_wait_s": "100000",
         }
         if replica:
             copy = servers.enter_context(LocalRedis(root / "replica").replica_of(redis_server))

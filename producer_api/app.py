@@ -10,6 +10,7 @@ from types import ModuleType
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
+from producer_api.admission import Admission
 from producer_api.docs import install_docs
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.errors import CatchAll, install_error_handlers
@@ -20,6 +21,7 @@ from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
 from producer_api.live.sessions import LiveSessions
 from producer_api.metrics import install_metrics
+from producer_api.rate_limit import RateLimiter
 from producer_api.routes import (
     characters,
     driving_videos,
@@ -33,9 +35,10 @@ from producer_api.routes import (
 from producer_api.services import ApiServices
 from producer_api.ui import install_ui
 from render_core.characters import CharacterStore
+from render_core.dispatch import Dispatcher
 from render_core.jobs import JobStore
 from render_core.logs import configure_logging
-from render_core.queue import make_celery, render_queues
+from render_core.queue import make_celery
 from render_core.redis_conn import async_redis, sync_redis
 from render_core.settings import Settings
 from render_core.storage import open_store
@@ -88,6 +91,7 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
         lifespan=_lifespan,
     )
     jobs = JobStore(client, settings.events_retention_s)
+    celery = make_celery(settings)
     app.state.services = ApiServices(
         settings=settings,
         redis=client,
@@ -96,10 +100,13 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
         driving_videos=DrivingVideoStore(client),
         faces=load_face_detector(settings.face_models_dir),
         store=store,
-        celery=make_celery(settings),
+        celery=celery,
         idempotency=IdempotencyStore(client, settings.idempotency_lease_s),
         webhooks=WebhookStore(client),
         heavy=HeavyWork(settings.validation_processes, settings.face_models_dir),
+        dispatcher=Dispatcher(celery, settings, jobs),
+        admission=Admission(client, settings),
+        rate_limiter=RateLimiter(client),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
     # Its reads block for up to a keep-alive period: the socket timeout outlasts it.
@@ -115,7 +122,7 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
     # Middleware added later runs first: metrics see every answer, the guard's included.
     app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(CatchAll)
-    registry = install_metrics(app, jobs, render_queues(settings))
+    registry = install_metrics(app, jobs, settings)
     live: LiveSessions = app.state.live
     Gauge(
         "avatar_render_live_sessions",

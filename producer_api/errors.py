@@ -13,6 +13,7 @@ import math
 import re
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from render_core.errors import RenderServiceError, Unauthorized
+from render_core.errors import QueueUnavailable, RenderServiceError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, retry_after_s: float | None = None
+) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after_s is not None:
+        # Whole seconds (RFC 9110), rounded up and at least 1, so a client never retries early.
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
 
 
 class CatchAll:
@@ -120,10 +126,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RenderServiceError)
     async def _service_error(_: Request, exc: RenderServiceError) -> JSONResponse:
-        response = error_response(exc.http_status, exc.code, exc.message)
-        if exc.retry_after_s is not None:
-            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-        return response
+        return error_response(exc.http_status, exc.code, exc.message, exc.retry_after_s)
+
+    @app.exception_handler(redis.RedisError)
+    async def _redis_error(_: Request, exc: redis.RedisError) -> JSONResponse:
+        # A Redis call no store wrapped (the cache, limits, admission): the same 503.
+        log.warning("redis unavailable: %s", exc)
+        return error_response(503, QueueUnavailable.code, "the queue is unavailable; retry later")
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -156,21 +165,38 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     413: "Over the size limits.",
     415: "Not a media type this route accepts, or undecodable.",
     422: "The request failed validation; the message names the fields.",
-    429: "This tenant has as many uploads being checked as it may; retry after Retry-After.",
+    429: "A limit of the tenant (`queue_full`: jobs queued or running at the cap; "
+    "`rate_limited`: submissions faster than the rate; a batch counts as its size and is "
+    "refused whole; `too_many_validations`: as many uploads being checked as it may). "
+    "`Retry-After` says when to try again.",
     503: "Redis or object storage did not answer; retry later.",
 }
 
 
-def error_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def error_responses(
+    *statuses: int, retry_after: tuple[int, ...] = (), **described: str
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error statuses, each with the error envelope;
-    ``described`` (keys like ``s409``) overrides a status's generic description."""
-    return {
-        status: {
+    ``described`` (keys like ``s409``) overrides a status's generic description, and the
+    statuses in ``retry_after`` document a ``Retry-After`` header."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
             "model": ErrorBody,
             "description": described.get(f"s{status}", STATUS_DESCRIPTIONS[status]),
         }
-        for status in statuses
-    }
+        if status in retry_after:
+            response["headers"] = RETRY_AFTER_HEADER
+        responses[status] = response
+    return responses
 
 
 # Every /v1 route can answer these: no or a wrong key, a malformed parameter, Redis down.

@@ -28,11 +28,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from producer_api.tenant_metrics import TenantCollector
 from render_core.errors import NotFound, QueueUnavailable, UnreadableRecord
 from render_core.jobs import JobStore
+from render_core.queue import render_queues
 from render_core.queue_depth import queue_depths
 from render_core.records import unreadable_counts
 from render_core.schema import JobStatus, utc_now
+from render_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +110,13 @@ class RequestMetricsMiddleware:
 
 
 class QueueCollector(Collector):
-    """Jobs by status, queue depths, the failed index and the oldest queued job's age."""
+    """Jobs by status, queue depths, the failed index, the oldest queued job's age, and the
+    per-tenant figures (read in the same scrape, so a Redis outage shows once, as ``up 0``)."""
 
-    def __init__(self, jobs: JobStore, queues: list[str]) -> None:
+    def __init__(self, jobs: JobStore, queues: list[str], tenants: TenantCollector) -> None:
         self.jobs = jobs
         self.queues = queues
+        self.tenants = tenants
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -159,7 +164,15 @@ class QueueCollector(Collector):
         counts = unreadable_counts(self.jobs.redis)
         for kind in sorted({"job", *counts}):
             unreadable.add_metric([kind], counts.get(kind, 0))
-        return [by_status, depth, failed, oldest, unreadable, *self._memory()]
+        return [
+            by_status,
+            depth,
+            failed,
+            oldest,
+            unreadable,
+            *self._memory(),
+            *self.tenants.collect(),
+        ]
 
     def _memory(self) -> list[Metric]:
         """What the store holds in memory, and its ceiling (``INFO memory``)."""
@@ -187,11 +200,13 @@ class QueueCollector(Collector):
         return 0.0
 
 
-def install_metrics(app: FastAPI, jobs: JobStore, queues: list[str]) -> CollectorRegistry:
+def install_metrics(app: FastAPI, jobs: JobStore, settings: Settings) -> CollectorRegistry:
     """Count every request and serve ``/metrics`` from a registry of this app's own (returned,
     for the app's other figures)."""
     registry = CollectorRegistry()
-    registry.register(QueueCollector(jobs, queues))
+    registry.register(
+        QueueCollector(jobs, render_queues(settings), TenantCollector(jobs, settings))
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
 
     @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)

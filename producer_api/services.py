@@ -9,11 +9,14 @@ import redis
 from celery import Celery
 from fastapi import Depends, Request
 
+from producer_api.admission import Admission
 from producer_api.driving_videos import DrivingVideoStore
 from producer_api.faces.candidates import FaceDetector
 from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
+from producer_api.rate_limit import RateLimiter
 from render_core.characters import CharacterStore
+from render_core.dispatch import Dispatcher
 from render_core.jobs import JobStore
 from render_core.replication import wait_for_replicas
 from render_core.settings import Settings
@@ -34,6 +37,9 @@ class ApiServices:
     idempotency: IdempotencyStore
     webhooks: WebhookStore
     heavy: HeavyWork
+    dispatcher: Dispatcher
+    admission: Admission
+    rate_limiter: RateLimiter
 
 
 def replicated(services: ApiServices) -> None:

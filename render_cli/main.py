@@ -224,9 +224,10 @@ def jobs_retry(
     job_id: Annotated[str | None, typer.Argument(help="A failed or cancelled job.")] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed job.")] = False,
 ) -> None:
-    """Re-enqueue failed jobs as new attempts."""
+    """Re-enqueue failed jobs as new attempts (each at its old place in its tenant's turn)."""
+    from render_core.dispatch import Dispatcher
     from render_core.jobs import JobStore
-    from render_core.queue import enqueue, make_celery
+    from render_core.queue import make_celery
     from render_core.schema import JobStatus
 
     if (job_id is None) == (not all_failed):
@@ -242,8 +243,8 @@ def jobs_retry(
         except RenderServiceError as exc:  # unreadable, gone or moved on: retry the others
             typer.echo(f"{one}\tnot retried: {exc.code}: {exc.message}", err=True)
             continue
-        enqueue(celery, settings, store, [record])
         typer.echo(f"{record.id}\tre-enqueued")
+    Dispatcher(celery, settings, store).top_up()  # what fits now; workers send the rest
 
 
 def main() -> None:

@@ -16,10 +16,14 @@ and says whether retrying can help; the task layer retries only ``TransientError
     ├── OutputsExpired            410: the render's outputs were deleted by retention
     ├── EventsExpired             410: a resume point older than the event log's retention
     ├── Unauthorized              401: missing or unknown API key
+    ├── Throttled                 429: a tenant's limit; retry after ``retry_after_s``
+    │   ├── QueueFull                 the tenant's jobs queued or running are at its cap
+    │   └── RateLimited               the tenant submits faster than its rate
     ├── PermanentRenderError      the render cannot succeed however often it is retried
     ├── TransientError            retry with backoff
     │   ├── StorageUnavailable        object storage did not answer or refused
     │   ├── QueueUnavailable          Redis did not answer
+    │   ├── Overloaded                an interactive job would wait too long to start
     │   ├── GpuOutOfMemory            CUDA out of memory even at the smallest batch
     │   ├── WorkerLost                the process rendering it died
     │   └── RenderTimeout             the attempt outran its time limit
@@ -41,11 +45,15 @@ class RenderServiceError(Exception):
     # Seconds a client should wait before trying again (the API's Retry-After), if known.
     retry_after_s: float | None = None
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        #: When retrying may help, and after how long (the API's ``Retry-After``).
+        self.retry_after_s = retry_after_s
 
 
 class InvalidInput(RenderServiceError):
@@ -133,6 +141,25 @@ class Unauthorized(RenderServiceError):
     http_status = 401
 
 
+class Throttled(RenderServiceError):
+    """A tenant's limit refused the submission; it may pass after ``retry_after_s``."""
+
+    code = "throttled"
+    http_status = 429
+
+
+class QueueFull(Throttled):
+    """The tenant already has as many jobs queued or running as it may."""
+
+    code = "queue_full"
+
+
+class RateLimited(Throttled):
+    """The tenant submits faster than its rate allows."""
+
+    code = "rate_limited"
+
+
 class PermanentRenderError(RenderServiceError):
     """The render cannot succeed however often it is retried."""
 
@@ -157,6 +184,12 @@ class QueueUnavailable(TransientError):
     """Redis (job store or broker) did not answer."""
 
     code = "queue_unavailable"
+
+
+class Overloaded(TransientError):
+    """The farm is too busy: an interactive job would wait longer than allowed to start."""
+
+    code = "overloaded"
 
 
 class GpuOutOfMemory(TransientError):

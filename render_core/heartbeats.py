@@ -1,7 +1,10 @@
 """Liveness in Redis: worker heartbeats and attempt leases.
 
 A worker's main process refreshes ``ar:worker:{hostname}`` every few seconds with a TTL;
-an expired key means the worker is gone (health checks and ``/readyz`` read these).
+an expired key means the worker is gone (health checks and ``/readyz`` read these). The
+same beat renews the worker's entry in each queue's slot set (``ar:slots:{queue}``, scored
+by when it expires, with its pool size beside it), which the dispatcher and the admission
+estimate read in one step instead of scanning every key.
 The process rendering an attempt holds ``ar:lease:{token}`` the same way; an expired
 lease means the attempt died with its process, and the reaper gives the job to another
 worker without waiting for the broker's visibility timeout.
@@ -21,12 +24,21 @@ WORKER_TTL_S = 30
 LEASE_TTL_S = 30
 
 
+SLOT_COUNTS_KEY = f"{PREFIX}:slots:count"
+
+
 class WorkerBeat(BaseModel):
     hostname: str
     renderer: str
     queues: list[str]
     pid: int
+    concurrency: int = 1
     at: float = Field(default_factory=time.time)
+
+
+def slots_key(queue: str) -> str:
+    """Live workers consuming ``queue``, scored by when their beat expires."""
+    return f"{PREFIX}:slots:{queue}"
 
 
 def worker_key(hostname: str) -> str:
@@ -38,11 +50,31 @@ def lease_key(token: str) -> str:
 
 
 def beat(client: redis.Redis, heartbeat: WorkerBeat, ttl_s: int = WORKER_TTL_S) -> None:
-    client.set(worker_key(heartbeat.hostname), heartbeat.model_dump_json(), ex=ttl_s)
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.set(worker_key(heartbeat.hostname), heartbeat.model_dump_json(), ex=ttl_s)
+    pipe.hset(SLOT_COUNTS_KEY, heartbeat.hostname, heartbeat.concurrency)
+    for queue in heartbeat.queues:
+        pipe.zadd(slots_key(queue), {heartbeat.hostname: now + ttl_s})
+        pipe.zremrangebyscore(slots_key(queue), "-inf", now)
+    pipe.execute()
 
 
-def forget_worker(client: redis.Redis, hostname: str) -> None:
-    client.delete(worker_key(hostname))
+def forget_worker(client: redis.Redis, hostname: str, queues: list[str] | None = None) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(worker_key(hostname))
+    for queue in queues or []:
+        pipe.zrem(slots_key(queue), hostname)
+    pipe.execute()
+
+
+def live_slots(client: redis.Redis, queue: str) -> int:
+    """Pool processes of live workers consuming ``queue``: how many jobs run at once."""
+    hosts = cast("list[str]", client.zrangebyscore(slots_key(queue), time.time(), "+inf"))
+    if not hosts:
+        return 0
+    counts = cast("list[str | None]", client.hmget(SLOT_COUNTS_KEY, hosts))
+    return sum(int(n) if n else 1 for n in counts)
 
 
 def live_workers(client: redis.Redis) -> list[WorkerBeat]:

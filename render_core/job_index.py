@@ -4,6 +4,10 @@ Records are read one at a time through the job store; everything that lists or c
 many jobs (the API's pages, metrics, the reaper, retention, the failed list) reads here.
 Each index is a sorted set scored by a job's place in the global sequence, so pages are
 newest first and stable while jobs move between statuses.
+
+A queued job without a message is in exactly one of two places: its tenant's fair queue
+(``render_core.fair_queue``), waiting for its turn, or the unsent set, taken by a
+dispatcher whose send is not yet marked. The reaper re-sends only the latter.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from typing import cast
 
 import redis
 
+from render_core import fair_queue, job_times, render_cache
 from render_core.errors import QueueUnavailable
 from render_core.records import PREFIX
-from render_core.schema import JobRecord, JobStatus
+from render_core.schema import JobRecord, JobStatus, Priority
 
 SEQUENCE_KEY = f"{PREFIX}:seq"
-# Queued jobs without a sent message, scored by when they became so (epoch seconds): the
-# reaper reads only these, not every queued record.
+# Queued jobs taken for dispatch whose message is not marked sent, scored by when they
+# were taken (epoch seconds): the reaper reads only these, not every queued record.
 UNSENT_KEY = f"{PREFIX}:unsent"
 # Finished jobs (succeeded, failed, cancelled), scored by when they finished (epoch
 # seconds): record retention reads only the ones past it.
@@ -58,27 +63,43 @@ class JobIndex:
         return list(range(last - count + 1, last + 1))
 
     @staticmethod
-    def add(pipe: redis.client.Pipeline, record: JobRecord, score: int) -> None:
+    def add(
+        pipe: redis.client.Pipeline, record: JobRecord, score: int, dispatch: bool = True
+    ) -> None:
+        """``dispatch`` False: a queued job that waits elsewhere (a cache follower waits
+        for its leader, which sends it into the fair queue when it ends)."""
         pipe.zadd(tenant_index(record.tenant), {record.id: score})
         pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
         pipe.zadd(status_index(record.status), {record.id: score})
-        if awaits_message(record):
-            pipe.zadd(UNSENT_KEY, {record.id: record.created_at.timestamp()})
+        if awaits_message(record) and dispatch:
+            fair_queue.push(pipe, record, score)
 
-    def move(
-        self, pipe: redis.client.Pipeline, record: JobRecord, before: JobStatus, now: float
-    ) -> None:
-        """Queue, inside the caller's transaction, the index changes of a record's write."""
+    def move(self, pipe: redis.client.Pipeline, record: JobRecord, before: JobStatus) -> None:
+        """Queue, inside the caller's transaction, the index changes of a record's write.
+
+        A job that comes back to ``queued`` without a message (a manual retry, a lost
+        worker) joins its tenant's fair queue at its old place; one that leaves ``queued``
+        or gets its message leaves the fair queue and the unsent set.
+        """
         if record.status != before:
             score = self.redis.zscore(tenant_index(record.tenant), record.id) or 0
             pipe.zrem(tenant_index(record.tenant, before), record.id)
             pipe.zrem(status_index(before), record.id)
             pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
             pipe.zadd(status_index(record.status), {record.id: score})
-        if awaits_message(record):
-            pipe.zadd(UNSENT_KEY, {record.id: now}, nx=True)
-        else:
+            if awaits_message(record):
+                fair_queue.push(pipe, record, score)
+            if before == JobStatus.running and record.status == JobStatus.succeeded:
+                job_times.note_duration(pipe, record)
+            if before == JobStatus.queued and record.cache_key is not None:
+                leader = render_cache.leader_of(self.redis, record.id)
+                if leader is not None:
+                    render_cache.stop_following(pipe, record.id, leader)
+            if record.status.is_terminal and record.cache_key is not None:
+                render_cache.release(pipe, record)
+        if not awaits_message(record) and JobStatus.queued in (before, record.status):
             pipe.zrem(UNSENT_KEY, record.id)
+            fair_queue.forget(pipe, record)
         if record.status.is_terminal and record.finished_at is not None:
             pipe.zadd(FINISHED_KEY, {record.id: record.finished_at.timestamp()})
         else:
@@ -103,6 +124,13 @@ class JobIndex:
     def finished_before(self, before: float, limit: int) -> list[str]:
         """Jobs that finished before ``before`` (epoch s), oldest first."""
         return cast("list[str]", self.redis.zrangebyscore(FINISHED_KEY, "-inf", before, 0, limit))
+
+    def drop_unsent(self, priority: Priority, job_ids: list[str]) -> None:
+        """Taken for dispatch but no longer waiting (cancelled meanwhile): not an orphan."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(UNSENT_KEY, *job_ids)
+        pipe.zrem(fair_queue.sending_key(priority), *job_ids)
+        pipe.execute()
 
     def page_ids(
         self, tenant: str, status: JobStatus | None, limit: int, cursor: str | None

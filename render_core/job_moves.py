@@ -9,11 +9,30 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from render_core.cache_guards import Guard
 from render_core.errors import Conflict, StaleAttempt, WorkerLost
-from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, utc_now
+from render_core.schema import (
+    CacheResult,
+    JobError,
+    JobRecord,
+    JobStatus,
+    RendererInfo,
+    utc_now,
+)
+
+
+@dataclass(frozen=True)
+class CacheOutcome:
+    """How a success stands to the render cache: a ``hit`` of ``rendered_by``'s render,
+    or a ``miss`` that fills the cache; ``guard`` is the cache's part of the commit."""
+
+    result: CacheResult
+    guard: Guard
+    rendered_by: str | None = None
 
 
 class JobMoves(ABC):
@@ -26,6 +45,7 @@ class JobMoves(ABC):
         change: Callable[[JobRecord], None],
         frames: Sequence[int] = (),
         fence: Any = None,
+        guard: Guard | None = None,
     ) -> JobRecord: ...
 
     def mark_enqueued(self, job_id: str, task_id: str) -> JobRecord:
@@ -98,7 +118,17 @@ class JobMoves(ABC):
 
         return self._update(job_id, change, stored)
 
-    def succeed(self, job_id: str, token: str, manifest_key: str, output_prefix: str) -> JobRecord:
+    def succeed(
+        self,
+        job_id: str,
+        token: str,
+        manifest_key: str,
+        output_prefix: str,
+        cache: CacheOutcome | None = None,
+    ) -> JobRecord:
+        """Commit the attempt; with ``cache``, as a hit of another render or as the render
+        that fills the cache, in the same transaction."""
+
         def change(record: JobRecord) -> None:
             self._check_owner(record, token)
             record.status = JobStatus.succeeded
@@ -106,8 +136,13 @@ class JobMoves(ABC):
             record.output_prefix = output_prefix
             record.error = None
             record.finished_at = utc_now()
+            record.rendered_by = (cache.rendered_by if cache else None) or job_id
+            if cache is not None:
+                record.cache = cache.result
+            if record.cache == CacheResult.hit:  # every frame exists: the source's
+                record.progress.frames_done = record.progress.frames_total
 
-        return self._update(job_id, change)
+        return self._update(job_id, change, guard=cache.guard if cache else None)
 
     def mark_cancelled(self, job_id: str, token: str) -> JobRecord:
         def change(record: JobRecord) -> None:
@@ -186,7 +221,9 @@ class JobMoves(ABC):
 
         return self._update(job_id, change)
 
-    def mark_outputs_expired(self, job_id: str, finished_at: datetime) -> JobRecord:
+    def mark_outputs_expired(
+        self, job_id: str, finished_at: datetime, guard: Guard | None = None
+    ) -> JobRecord:
         """Retention deleted the outputs of the finish at ``finished_at``; the API answers 410.
 
         Refused (``Conflict``) when the job has moved on since retention judged it (a
@@ -198,4 +235,4 @@ class JobMoves(ABC):
                 raise Conflict(f"job {job_id} is {record.status.value}: it has run again")
             record.outputs_expired = True
 
-        return self._update(job_id, change)
+        return self._update(job_id, change, guard=guard)

@@ -12,18 +12,24 @@ cannot both win and no event is lost or invented. Lists and counts of many jobs 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 import redis
 
-from render_core.errors import Conflict
-from render_core.event_log import DEFAULT_RETENTION_S, EventLog, events_for_move, queued_event
-from render_core.job_index import JobIndex, Page
-from render_core.job_moves import JobMoves
+from render_core.cache_guards import Guard
+from render_core.errors import Conflict, QueueFull
+from render_core.event_log import (
+    DEFAULT_RETENTION_S,
+    EventLog,
+    NewEvent,
+    events_for_move,
+    queued_event,
+)
+from render_core.job_index import JobIndex, Page, tenant_index
+from render_core.job_moves import CacheOutcome, JobMoves
 from render_core.records import UNREADABLE_KEY, TenantRecords
 from render_core.redis_conn import sync_redis
 from render_core.schema import JobRecord, JobStatus
@@ -47,6 +53,31 @@ ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.failed: frozenset({JobStatus.queued}),
     JobStatus.cancelled: frozenset({JobStatus.queued}),
 }
+
+
+__all__ = [
+    "CAPPED",
+    "QUEUE_FULL_RETRY_S",
+    "CacheOutcome",
+    "Fence",
+    "FenceLost",
+    "IllegalTransition",
+    "JobStore",
+]
+
+# The statuses a tenant's queue cap counts, and how soon a refused tenant may try again (a
+# job time or so: it is the workers, not a clock, that make room).
+CAPPED = (JobStatus.queued, JobStatus.running)
+QUEUE_FULL_RETRY_S = 5.0
+
+
+def _creation_events(record: JobRecord) -> list[NewEvent]:
+    """A new job is queued; a cache hit is created succeeded: both events, in order."""
+    queued = queued_event(record)
+    if record.status == JobStatus.queued:
+        return [queued]
+    before = record.model_copy(update={"status": JobStatus.queued})
+    return [queued, *events_for_move(before, record)]
 
 
 @dataclass(frozen=True)
@@ -88,34 +119,84 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         """A store on ``url`` with the environment's other settings (tools, tests)."""
         return cls.from_settings(Settings(redis_url=url))
 
-    def create(self, records: Iterable[JobRecord], *, if_absent: bool = False) -> bool:
-        """Store new queued jobs with their index entries, all or none.
+    def create(
+        self,
+        records: Iterable[JobRecord],
+        *,
+        if_absent: bool = False,
+        max_queued: int | None = None,
+        held: Collection[str] = (),
+        guard: Guard | None = None,
+    ) -> bool:
+        """Store new jobs with their index entries, all or none; answers whether this call
+        stored them.
 
         With ``if_absent`` (jobs whose ids were fixed beforehand, an idempotency key's)
         nothing is written when they exist already, so the step can be repeated after a
-        failure; answers whether this call stored them.
+        failure. With ``max_queued`` the tenant's jobs queued or running, the queued ones
+        here included, may not pass it (``QueueFull``); the count is read under WATCH, so
+        two submissions of one tenant racing in two API processes cannot both slip past
+        the cap. ``held`` jobs are queued but kept out of the fair queue (cache
+        followers); a job created ``succeeded`` (a cache hit) gets its queued and
+        succeeded events. ``guard`` adds keys to watch, a check under WATCH and writes.
         """
         records = list(records)
         raws = [self.dump(record) for record in records]  # each reads back, or none is stored
-        keys = [self.key(record.id) for record in records]
+        keys = [self.key(record.id) for record in records] if if_absent else []
+        tenants = {record.tenant for record in records}
+        adding = sum(record.status == JobStatus.queued for record in records)
+        capped = [tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else []
+        watched = [*keys, *capped, *(guard.keys if guard else [])]
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
-                        if if_absent:
-                            pipe.watch(*keys)  # type: ignore[no-untyped-call]
-                            if pipe.exists(*keys):
-                                return False
+                        if watched:
+                            pipe.watch(*watched)  # type: ignore[no-untyped-call]
+                        if keys and pipe.exists(*keys):
+                            return False
+                        if capped:
+                            self._check_cap(pipe, tenants, adding, max_queued or 0)
+                        if guard is not None:
+                            guard.check(pipe)
                         scores = self.index.reserve_scores(len(records))
                         pipe.multi()
                         for record, raw, score in zip(records, raws, scores, strict=True):
                             pipe.set(self.key(record.id), raw)
-                            self.index.add(pipe, record, score)
-                            self.events.append(pipe, record.tenant, [queued_event(record)])
+                            self.index.add(pipe, record, score, dispatch=record.id not in held)
+                            self.events.append(pipe, record.tenant, _creation_events(record))
+                        if guard is not None:
+                            by_id = {
+                                r.id: float(score) for r, score in zip(records, scores, strict=True)
+                            }
+                            guard.write(pipe, by_id)
                         pipe.execute()
                         return True
                     except redis.WatchError:
                         continue
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
+
+    @staticmethod
+    def _check_cap(
+        pipe: redis.client.Pipeline, tenants: set[str], adding: int, max_queued: int
+    ) -> None:
+        (tenant,) = tenants  # a submission belongs to one tenant
+        active = sum(int(pipe.zcard(tenant_index(tenant, s))) for s in CAPPED)
+        if active + adding > max_queued:
+            raise QueueFull(
+                f"tenant {tenant} has {active} jobs queued or running; {adding} more would "
+                f"pass its limit of {max_queued}",
+                retry_after_s=QUEUE_FULL_RETRY_S,
+            )
+
+    def active_count(self, tenant: str) -> int:
+        """The tenant's jobs queued or running (what its queue cap counts)."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for status in CAPPED:
+                pipe.zcard(tenant_index(tenant, status))
+            return sum(int(n) for n in pipe.execute())
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
 
@@ -182,18 +263,23 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         change: Callable[[JobRecord], None],
         frames: Sequence[int] = (),
         fence: Fence | None = None,
+        guard: Guard | None = None,
     ) -> JobRecord:
         """Apply ``change`` to the record and write it with its index moves and events, in
         one transaction; ``frames`` (progress only) are the frame indices just stored.
-        With ``fence``, the write happens only while its key still holds its token."""
+        With ``fence``, the write happens only while its key still holds its token;
+        ``guard`` watches, checks and writes more in the same transaction."""
         key = self.key(job_id)
+        watched = [key, *([fence.key] if fence else []), *(guard.keys if guard else [])]
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
-                        pipe.watch(key, *([fence.key] if fence else []))  # type: ignore[no-untyped-call]
+                        pipe.watch(*watched)  # type: ignore[no-untyped-call]
                         if fence is not None and pipe.get(fence.key) != fence.token:
                             raise FenceLost(f"job {job_id}: {fence.key} is no longer ours")
+                        if guard is not None:
+                            guard.check(pipe)
                         raw = pipe.get(key)
                         if raw is None:
                             raise self.not_found(job_id)
@@ -208,10 +294,12 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
                         written = self.dump(record)
                         pipe.multi()
                         pipe.set(key, written)
-                        self.index.move(pipe, record, before, time.time())
+                        self.index.move(pipe, record, before)
                         self.events.append(
                             pipe, record.tenant, events_for_move(old, record, frames)
                         )
+                        if guard is not None:
+                            guard.write(pipe, {})
                         pipe.execute()
                         return record
                     except redis.WatchError:

@@ -16,6 +16,11 @@ def attempt_prefix(job_id: str, attempt: int) -> str:
     return f"renders/{job_id}/{attempt}/"
 
 
+def cache_hit_prefix(job_id: str) -> str:
+    """A cache hit's own objects: only its manifest, which names another render's outputs."""
+    return f"renders/{job_id}/cache-hit/"
+
+
 def job_prefix(job_id: str) -> str:
     return f"renders/{job_id}/"
 

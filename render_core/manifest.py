@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from render_core.schema import RenderRequest, utc_now
+from render_core.schema import CacheResult, RenderRequest, utc_now
 
 
 class ObjectEntry(BaseModel):
@@ -26,6 +26,7 @@ class RendererDescription(BaseModel):
     weights_fingerprint: str | None = None
     synthetic_weights: bool = False
     device: str | None = None
+    precision: str | None = None
 
 
 class RenderManifest(BaseModel):
@@ -45,3 +46,8 @@ class RenderManifest(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utc_now)
+    cache: CacheResult | None = Field(
+        None,
+        description="hit: these outputs were rendered by rendered_by for an identical request.",
+    )
+    rendered_by: str | None = Field(None, description="The job that rendered these outputs.")

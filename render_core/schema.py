@@ -68,6 +68,13 @@ class FrameFormat(StrEnum):
         return f"image/{self.value}"
 
 
+class CacheResult(StrEnum):
+    """``hit``: the outputs are an earlier identical render's; ``miss``: rendered here."""
+
+    hit = "hit"
+    miss = "miss"
+
+
 class JobStatus(StrEnum):
     """``queued → running → succeeded | failed | cancelled``; failed and cancelled may retry."""
 
@@ -161,6 +168,11 @@ class RenderRequest(BaseModel):
         None, ge=1, le=100, description="webp/jpeg quality (default 90); not for png."
     )
     priority: Priority = Field(Priority.interactive, description="Queue class.")
+    cache: bool = Field(
+        True,
+        description="false: render anew even when an identical render of this tenant exists "
+        "or is under way (by default such a request succeeds from it at once).",
+    )
     metadata: dict[MetadataKey, MetadataValue] | None = Field(
         None,
         max_length=MAX_METADATA_KEYS,
@@ -244,37 +256,17 @@ class JobRecord(TenantRecord):
     manifest_key: str | None = None
     output_prefix: str | None = None
     outputs_expired: bool = False
+    cache_key: str | None = Field(
+        None, description="The request's render-cache key (tenant, inputs, request); None: off."
+    )
+    cache: CacheResult | None = None
+    rendered_by: str | None = Field(None, description="The job whose render the outputs are.")
 
     @model_validator(mode="after")
     def _progress_total(self) -> JobRecord:
         if self.progress.frames_total == 0:
             self.progress.frames_total = self.request.frame_count
         return self
-
-
-class JobView(BaseModel):
-    """The job as the API shows it: the record without internal bookkeeping."""
-
-    id: str
-    status: JobStatus
-    request: RenderRequest
-    attempts: int
-    cancel_requested: bool
-    progress: Progress
-    worker: str | None
-    renderer: RendererInfo | None
-    error: JobError | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    manifest_key: str | None
-    outputs_expired: bool
-
-    @classmethod
-    def of(cls, record: JobRecord) -> JobView:
-        return cls.model_validate(
-            record.model_dump(exclude={"tenant", "attempt_token", "task_id", "enqueued_at"})
-        )
 
 
 class Character(TenantRecord):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from render_core.storage_url import StorageLocation, parse_storage_url
+from render_core.tenant_limits import Rate, TenantLimits, parse_tenant_limits
 
 SEVEN_DAYS_S = 7 * 24 * 3600
 
@@ -239,6 +240,25 @@ class Settings(BaseSettings):
         description="Address announced in live sessions' candidates (a NAT's or a container's"
         " published address); empty: the interfaces' own.",
     )
+    tenant_limits: str = Field(
+        "",
+        description="Per-tenant limits: tenant:queued=N,rate=N/s,burst=N,weight=W;tenant:...",
+    )
+    tenant_max_queued: int = Field(
+        1000, ge=1, description="Default cap on a tenant's jobs queued or running."
+    )
+    tenant_rate: str = Field("50/s", description="Default submissions a tenant may make: N/s.")
+    max_interactive_wait_s: float = Field(
+        120.0, gt=0, description="Refuse (503) an interactive job expected to wait longer."
+    )
+    dispatch_ahead: float = Field(
+        0.5,
+        ge=0,
+        le=100,
+        description="Messages kept waiting in the broker per live worker slot, at least one "
+        "(0: no limit, every job is sent at once and tenants are not taken in turn).",
+    )
+    cache: bool = Field(True, description="The content-addressed render cache (on/off).")
     log_json: bool = Field(True, description="Log JSON lines.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API.")
     api_key: str = Field("", description="The CLI's API key (when auth is on).")
@@ -303,6 +323,39 @@ class Settings(BaseSettings):
         if self.redis_wait_replicas is not None:
             return self.redis_wait_replicas
         return 1 if self.redis_url.startswith("sentinel://") else 0
+
+    @field_validator("tenant_rate")
+    @classmethod
+    def _tenant_rate_parses(cls, value: str) -> str:
+        Rate.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _tenant_limits_parse(self) -> Settings:
+        parse_tenant_limits(self.tenant_limits, self.tenant_defaults)
+        return self
+
+    @cached_property
+    def tenant_defaults(self) -> TenantLimits:
+        """The limits of a tenant ``RENDER_TENANT_LIMITS`` does not name."""
+        return TenantLimits(queued=self.tenant_max_queued, rate=Rate.parse(self.tenant_rate))
+
+    @cached_property
+    def limits_by_tenant(self) -> dict[str, TenantLimits]:
+        return parse_tenant_limits(self.tenant_limits, self.tenant_defaults)
+
+    def limits_for(self, tenant: str) -> TenantLimits:
+        return self.limits_by_tenant.get(tenant, self.tenant_defaults)
+
+    @cached_property
+    def known_tenants(self) -> frozenset[str]:
+        """Tenants named by the configuration: the closed label set of per-tenant metrics."""
+        keyed = set(self.tenants_by_key.values()) if self.auth_enabled else {"local"}
+        return frozenset(keyed | set(self.limits_by_tenant))
+
+    def tenant_label(self, tenant: str) -> str:
+        """A metric label: the tenant when configured, else ``other`` (bounded series)."""
+        return tenant if tenant in self.known_tenants else "other"
 
     @cached_property
     def storage_location(self) -> StorageLocation:

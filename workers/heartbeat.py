@@ -31,6 +31,7 @@ class HeartbeatThread(threading.Thread):
         queues: list[str],
         after_beat: Callable[[], None] | None = None,
         interval_s: float = BEAT_INTERVAL_S,
+        concurrency: int = 1,
     ) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self.client = client
@@ -39,6 +40,7 @@ class HeartbeatThread(threading.Thread):
         self.queues = queues
         self.after_beat = after_beat
         self.interval_s = interval_s
+        self.concurrency = concurrency
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -49,6 +51,7 @@ class HeartbeatThread(threading.Thread):
                     renderer=self.renderer,
                     queues=self.queues,
                     pid=os.getpid(),
+                    concurrency=self.concurrency,
                 )
                 beat(self.client, heartbeat)
                 if self.after_beat is not None:
@@ -62,6 +65,6 @@ class HeartbeatThread(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         try:
-            forget_worker(self.client, self.hostname)
+            forget_worker(self.client, self.hostname, self.queues)
         except redis.RedisError:
             log.warning("could not remove the heartbeat of %s", self.hostname)

@@ -41,5 +41,5 @@ def run_worker(
     store = open_store(settings)
     store.check()
     consumed = queues or render_queues(settings)
-    app = create_worker_app(settings, consumed, store)
+    app = create_worker_app(settings, consumed, store, concurrency)
     app.worker_main(worker_argv(settings, consumed, concurrency, name, loglevel))

@@ -28,8 +28,16 @@ from render_core.heartbeats import LEASE_TTL_S, lease_ttl
 from render_core.jobs import JobStore
 from render_core.logs import job_context
 from render_core.manifest import FrameEntry, ObjectEntry, RenderManifest
-from render_core.schema import JobRecord, JobStatus, OutputKind, RendererInfo, RenderRequest
+from render_core.schema import (
+    CacheResult,
+    JobRecord,
+    JobStatus,
+    OutputKind,
+    RendererInfo,
+    RenderRequest,
+)
 from render_core.storage import ObjectStore
+from workers.cache_step import CacheStep, cache_fill, take_cache_hit
 from workers.encoding import Mp4Writer, encode_frame
 from workers.events import NoEvents, RenderEvents
 from workers.lease import LeaseKeeper
@@ -54,6 +62,8 @@ class RenderServices:
     encode_threads: int = 4
     lease_ttl_s: int = LEASE_TTL_S
     events: RenderEvents = field(default_factory=NoEvents)
+    # The render cache with this process's renderer (None: off).
+    cache: CacheStep | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,10 @@ def _live_attempt_ttl(services: RenderServices, job_id: str) -> float:
 
 
 def _render(services: RenderServices, record: JobRecord) -> JobRecord:
+    hit = take_cache_hit(services.cache, record)
+    if hit is not None:
+        _remove_earlier_attempts(services, record)  # a died attempt's partial outputs
+        return hit
     assert record.attempt_token is not None
     token = record.attempt_token
     request = record.request
@@ -170,6 +184,7 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
         clip = _write_clip(services, prefix, clip_path, timings) if want_clip else None
 
     total = request.frame_count
+    cacheable = services.cache is not None and record.cache_key is not None
     manifest = RenderManifest(
         job_id=record.id,
         attempt=record.attempts,
@@ -183,6 +198,8 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
         frames=frame_entries,
         clip=clip,
         timings_ms={**timings.stages, "total": (time.perf_counter() - timings.started) * 1000},
+        cache=CacheResult.miss if cacheable else None,
+        rendered_by=record.id if cacheable else None,
     )
     manifest_key = keys.manifest_key(prefix)
     # The job may have been cancelled or taken over while we wrote: check before committing.
@@ -192,7 +209,8 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
     services.store.put_bytes(
         manifest_key, manifest.model_dump_json(indent=2).encode(), "application/json"
     )
-    succeeded = services.jobs.succeed(record.id, token, manifest_key, prefix)
+    fill = cache_fill(services.cache, record, manifest, manifest_key, prefix)
+    succeeded = services.jobs.succeed(record.id, token, manifest_key, prefix, fill)
     _remove_earlier_attempts(services, record)
     return succeeded
 

@@ -5,6 +5,10 @@ which must outlast the longest render (hours). The reaper does not wait that lon
 ``running`` job whose attempt lease has expired lost its process, so it is requeued
 (or failed as ``worker_lost`` once out of attempts). One reaper at a time holds a lock;
 it also deletes finished jobs past record retention (``render_core.retention``).
+
+A requeued job goes back into its tenant's fair queue at its old place (the front), and
+the dispatch step sends it; a job a dispatcher took and never marked sent (it died in
+between) is re-sent here.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import uuid
 import redis
 from celery import Celery
 
+from render_core.dispatch import Dispatcher
 from render_core.errors import NotFound, RenderServiceError, UnreadableRecord, WorkerLost
 from render_core.heartbeats import lease_key
 from render_core.jobs import JobStore
@@ -43,7 +48,8 @@ def _read(jobs: JobStore, job_id: str) -> JobRecord | None:
 
 
 def resend_orphans(jobs: JobStore, celery: Celery, settings: Settings) -> list[str]:
-    """Queued jobs whose message was never marked sent (the API died in between) get one.
+    """Queued jobs taken for dispatch whose message was never marked sent (the dispatcher
+    died in between) get one.
 
     A duplicate message is harmless: the claim in the job store lets one attempt run.
     """
@@ -95,8 +101,7 @@ def reap_lost_attempts(
                     jobs.fail(job_id, token, error)
                     log.warning("job %s failed: worker lost on its last attempt", job_id)
                 else:
-                    requeued = jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
-                    enqueue(celery, settings, jobs, [requeued])
+                    jobs.requeue(job_id, token, error, task_id=uuid.uuid4().hex)
                     log.warning("job %s requeued: its worker %s is gone", job_id, record.worker)
                 touched.append(job_id)
             except RenderServiceError as exc:  # it moved on meanwhile (finished, taken over)
@@ -107,6 +112,7 @@ def reap_lost_attempts(
                 expire_records(jobs, store, settings.job_retention_s)
             except RenderServiceError as exc:  # storage down: the next round tries again
                 log.warning("record retention postponed: %s", exc)
+        Dispatcher(celery, settings, jobs).top_up()
     finally:
         if client.get(LOCK_KEY) == holder:
             client.delete(LOCK_KEY)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import time
 
+from render_core.cache_keys import renderer_key
 from render_core.characters import CharacterStore
 from render_core.jobs import JobStore
 from render_core.redis_conn import sync_redis
+from render_core.render_cache import RenderCache
 from render_core.settings import Settings
 from render_core.storage import ObjectStore
+from workers.cache_step import CacheStep
 from workers.metrics import PrometheusEvents
 from workers.outcome import RetryPolicy
 from workers.pipeline import RenderServices
@@ -36,8 +39,13 @@ def build_services(settings: Settings, store: ObjectStore) -> RenderServices:
     events.model_loaded(time.perf_counter() - started)
     if settings.worker_metrics_port:
         events.serve(settings.worker_metrics_host, settings.worker_metrics_port)
+    jobs = JobStore(client, settings.events_retention_s)
+    cache = None
+    if settings.cache:
+        cache = CacheStep(RenderCache(client), renderer_key(renderer.describe()), jobs, store)
+        cache.cache.announce(cache.renderer_key)  # the API may serve hits this renderer made
     return RenderServices(
-        jobs=JobStore(client, settings.events_retention_s),
+        jobs=jobs,
         characters=CharacterStore(client),
         store=store,
         renderer=renderer,
@@ -51,6 +59,7 @@ def build_services(settings: Settings, store: ObjectStore) -> RenderServices:
             backoff_max_s=settings.retry_backoff_max_s,
         ),
         events=events,
+        cache=cache,
     )
 
 

@@ -20,7 +20,7 @@ from producer_api.errors import ERROR_RESPONSES, ErrorBody, error_responses
 from producer_api.event_stream import RECONNECT_MS, EventReader, event_frame, follow
 from producer_api.services import Services
 from render_core.event_log import TERMINAL_TYPES, Event, EventType
-from render_core.schema import JobView
+from render_core.job_view import JobView
 
 router = APIRouter(tags=["events"])
 

@@ -20,11 +20,14 @@ from redis.retry import Retry
 from producer_api.app import create_app
 from producer_api.idempotency import IdempotencyStore, body_fingerprint
 from producer_api.services import ApiServices
+from render_core.fair_queue import tenant_queue_key
+from render_core.job_index import UNSENT_KEY
 from render_core.jobs import FenceLost, JobStore
-from render_core.schema import JobError, JobRecord, JobStatus, RenderRequest
+from render_core.schema import JobError, JobRecord, JobStatus, Priority, RenderRequest
 from render_core.settings import Settings
 from tests.api.conftest import KEY_A, queued_messages
 from tests.api.test_renders_in_process import SMALL, register
+from workers.reaper import resend_orphans
 
 pytestmark = pytest.mark.anyio
 
@@ -116,7 +119,8 @@ async def test_a_redis_failure_at_any_step_never_makes_a_second_job(
     app, faults = faulty
     async with client_of(app) as client:
         character = await register(client)
-        body = {"character_id": character["id"], "emotion": "happy", **SMALL}
+        # Uncached: identical renders would follow the first (single flight), unsent.
+        body = {"character_id": character["id"], "emotion": "happy", "cache": False, **SMALL}
         for step in range(1, 80):
             key = f"{mode}-{step}"
             before = redis_client.zcard(TENANT_JOBS)
@@ -136,8 +140,9 @@ async def test_a_redis_failure_at_any_step_never_makes_a_second_job(
             if not fired:  # the whole request ran before step N: every step was covered
                 break
         assert step > 8, f"only {step} steps"
-        messages = queued_messages(redis_client)
-        assert messages >= step  # every job was sent (a resumed one possibly twice)
+        # Every job was sent (a resumed one possibly twice) or waits for its turn.
+        waiting = redis_client.zcard(tenant_queue_key(Priority.interactive, "tenant-a"))
+        assert queued_messages(redis_client) + waiting >= step
 
 
 async def test_a_claim_whose_request_died_blocks_a_retry_only_for_its_lease(
@@ -160,12 +165,14 @@ async def test_a_claim_whose_request_died_blocks_a_retry_only_for_its_lease(
         assert redis_client.zcard(TENANT_JOBS) == 1 and queued_messages(redis_client) == 1
 
 
-async def test_a_refused_send_is_finished_by_the_retry_as_the_same_job(
+async def test_a_refused_send_leaves_the_job_to_the_reaper_and_a_replay_finds_it(
     api_settings: Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The broker refusing a message does not refuse the job: it is stored (202), marked
+    taken-but-unsent, and the reaper sends it; a replay with the key is the same job."""
     app = create_app(api_settings)
-    celery = app.state.services.celery
-    real_send = celery.send_task
+    services: ApiServices = app.state.services
+    real_send = services.celery.send_task
     calls = {"n": 0}
 
     def refuse_once(*args: Any, **kwargs: Any) -> Any:
@@ -174,15 +181,21 @@ async def test_a_refused_send_is_finished_by_the_retry_as_the_same_job(
             raise ConnectionError("broker refused")
         return real_send(*args, **kwargs)
 
-    monkeypatch.setattr(celery, "send_task", refuse_once)
+    monkeypatch.setattr(services.celery, "send_task", refuse_once)
     async with client_of(app) as client:
         character = await register(client)
         body = {"character_id": character["id"], "emotion": "sad", **SMALL}
-        refused = await client.post("/v1/renders", json=body, headers={"Idempotency-Key": "q"})
-        assert refused.status_code == 503
-        retried = await client.post("/v1/renders", json=body, headers={"Idempotency-Key": "q"})
-        assert retried.status_code == 202 and retried.json()["status"] == "queued"
+        accepted = await client.post("/v1/renders", json=body, headers={"Idempotency-Key": "q"})
+        assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+        job_id = accepted.json()["id"]
+        assert queued_messages(redis_client) == 0
+        assert redis_client.zscore(UNSENT_KEY, job_id) is not None
+        at_once = api_settings.model_copy(update={"orphan_age_s": 0.0})
+        assert resend_orphans(services.jobs, services.celery, at_once) == [job_id]
+        replayed = await client.post("/v1/renders", json=body, headers={"Idempotency-Key": "q"})
+        assert replayed.status_code == 202 and replayed.json()["id"] == job_id
         assert redis_client.zcard(TENANT_JOBS) == 1 and queued_messages(redis_client) == 1
+        assert redis_client.zscore(UNSENT_KEY, job_id) is None
 
 
 def test_a_request_whose_lease_ran_out_fails_no_job(redis_client: redis.Redis) -> None:

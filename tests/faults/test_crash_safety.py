@@ -36,7 +36,10 @@ FAST_CLOCKS = {
     "retry_backoff_s": "0.5",
     "max_attempts": "3",
 }
-JOB = {"emotion": "happy", "size": 256, "duration_ms": 800, "fps": 25}  # 20 frames, about 1.3 s
+# 20 frames, about 1.3 s. Not cached: 20 identical requests would otherwise be one render
+# and 19 cache hits, and these tests need 20 renders in flight (the cache under a crash is
+# tests/faults/test_cache_faults.py's).
+JOB = {"emotion": "happy", "size": 256, "duration_ms": 800, "fps": 25, "cache": False}
 IN_FLIGHT = 20
 
 

@@ -25,7 +25,15 @@ from tests.webhook_receiver import Receiver
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 JOBS = 1000
-JOB = {"emotion": "happy", "size": 256, "duration_ms": 200, "fps": 5, "outputs": ["frames"]}
+# 1,000 renders, not one render and 999 cache hits: every job's events are the load.
+JOB = {
+    "emotion": "happy",
+    "size": 256,
+    "duration_ms": 200,
+    "fps": 5,
+    "outputs": ["frames"],
+    "cache": False,
+}
 TERMINAL = ["render.succeeded", "render.failed", "render.cancelled"]
 
 
@@ -71,6 +79,7 @@ def test_a_thousand_jobs_every_terminal_event_pushed(tmp_path: Path) -> None:
             webhook_allow_private_urls="true",
             webhook_backoff_s="0.2",
             webhook_backoff_max_s="2",
+            tenant_rate="10000/s",  # ten batches of 100 back to back
         ) as stack,
         Receiver() as receiver,
     ):

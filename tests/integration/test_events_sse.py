@@ -54,7 +54,9 @@ def _client(stack: Stack, key: str = KEY_A) -> httpx.Client:
 
 
 def _submit(client: httpx.Client, character: dict[str, Any], shape: dict[str, Any]) -> str:
-    response = client.post("/v1/renders", json={"character_id": character["id"], **shape})
+    # Every submission here must render (its events are the point), never be a cache hit.
+    body = {"character_id": character["id"], **shape, "cache": False}
+    response = client.post("/v1/renders", json=body)
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,10 @@ import redis
 from celery import Celery
 
 from render_cli.local_redis import LocalRedis
+from render_core.dispatch import Dispatcher
+from render_core.fair_queue import take_next
 from render_core.heartbeats import hold_lease
+from render_core.job_index import UNSENT_KEY
 from render_core.jobs import JobStore
 from render_core.queue import make_celery, queue_name
 from render_core.schema import JobRecord, JobStatus, Priority, RendererInfo, RenderRequest, utc_now
@@ -92,11 +97,21 @@ def test_only_one_reaper_runs_at_a_time(
     assert jobs.get("lost").status == JobStatus.running
 
 
-def test_orphaned_queued_jobs_get_a_message(
+def test_jobs_a_dispatcher_took_but_never_sent_get_a_message(
     redis_client: redis.Redis, settings: Settings, celery: Celery
 ) -> None:
+    """A dispatcher that dies between taking jobs from the fair queue and sending them
+    leaves them in the unsent set; the reaper sends them once they are old enough."""
     jobs = JobStore(redis_client)
-    jobs.create([_record("orphan", age_s=60), _record("young"), _record("sent", age_s=60)])
+    jobs.create([_record("orphan"), _record("young"), _record("sent")])
+    room = Dispatcher(celery, settings, jobs).room(Priority.interactive)
+    unbounded = replace(room, ahead_per_slot=0)
+    assert take_next(redis_client, Priority.interactive, unbounded, {}) == [
+        "orphan",
+        "young",
+        "sent",
+    ]
+    redis_client.zadd(UNSENT_KEY, {"orphan": time.time() - 60, "sent": time.time() - 60})
     jobs.mark_enqueued("sent", "t")
     assert resend_orphans(jobs, celery, settings) == ["orphan"]
     assert jobs.get("orphan").enqueued_at is not None

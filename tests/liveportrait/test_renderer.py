@@ -138,6 +138,7 @@ def test_describe_names_the_weights(
     assert described.weights_fingerprint == weights_fingerprint(synthetic_weights_dir)
     assert described.synthetic_weights is True
     assert described.device == "cpu fp32"
+    assert described.precision == "fp32"  # part of the render cache's renderer key
 
 
 def test_an_emotion_moves_the_face_and_rests_at_the_clip_ends(

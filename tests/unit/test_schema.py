@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from render_core.emotions import Emotion
-from render_core.schema import BatchRenderRequest, JobRecord, JobStatus, JobView, RenderRequest
+from render_core.job_view import JobView
+from render_core.schema import BatchRenderRequest, JobRecord, JobStatus, RenderRequest
 
 VALID: dict[str, Any] = {"character_id": "c1", "emotion": "happy"}
 

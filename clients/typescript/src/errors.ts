@@ -121,6 +121,21 @@ export class EventsExpiredError extends AvatarRenderError {
   static override readonly status: number = 410;
 }
 
+// 429: a limit of the tenant; `retryAfterMs` says when to try again
+/** A limit of the tenant refused the submission (a batch counts as its size, refused whole). */
+export class ThrottledError extends AvatarRenderError {
+  static override readonly code: string = "throttled";
+  static override readonly status: number = 429;
+}
+/** The tenant already has as many renders queued or running as it may. */
+export class QueueFullError extends ThrottledError {
+  static override readonly code: string = "queue_full";
+}
+/** The tenant submits faster than its rate allows. */
+export class RateLimitedError extends ThrottledError {
+  static override readonly code: string = "rate_limited";
+}
+
 // 4xx: the client sent something the API cannot use
 export class InvalidInputError extends AvatarRenderError {
   static override readonly code: string = "invalid_input";
@@ -200,6 +215,13 @@ export class StorageUnavailableError extends TransientError {
 export class TooManySessionsError extends TransientError {
   static override readonly code: string = "too_many_sessions";
 }
+/**
+ * The farm is too busy: an interactive render would wait longer than allowed to start.
+ * Retry after `retryAfterMs`, or submit it with `priority: "batch"`.
+ */
+export class OverloadedError extends TransientError {
+  static override readonly code: string = "overloaded";
+}
 
 // client side (status 0)
 /** The server could not be reached, or the connection broke. */
@@ -245,6 +267,9 @@ const API_ERRORS: readonly ErrorClass[] = [
   NotPlayableError,
   OutputsExpiredError,
   EventsExpiredError,
+  ThrottledError,
+  QueueFullError,
+  RateLimitedError,
   InvalidInputError,
   ValidationError,
   UnsupportedImageError,
@@ -265,6 +290,7 @@ const API_ERRORS: readonly ErrorClass[] = [
   QueueUnavailableError,
   StorageUnavailableError,
   TooManySessionsError,
+  OverloadedError,
 ];
 
 const BY_CODE: ReadonlyMap<string, ErrorClass> = new Map(API_ERRORS.map((cls) => [cls.code, cls]));

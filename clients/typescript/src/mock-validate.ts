@@ -43,6 +43,7 @@ const REQUEST_FIELDS: readonly string[] = [
   "frame_format",
   "quality",
   "priority",
+  "cache",
   "metadata",
 ];
 const CONTROL_RANGES: Readonly<Record<keyof FineControls, readonly [number, number]>> = {
@@ -226,6 +227,7 @@ export function checkRequest(raw: unknown, prefix = ""): { problems: Problems; r
   const qualityGiven = given("quality");
   const quality = qualityGiven === undefined ? null : number(problems, `${prefix}quality`, qualityGiven, 1, 100, true);
   const priority = or("priority", "interactive", (v) => choice(problems, `${prefix}priority`, v, PRIORITIES));
+  const cache = or("cache", true, (v) => choice(problems, `${prefix}cache`, v, [true, false]));
   const metadata = checkMetadata(problems, raw["metadata"], prefix);
 
   if (
@@ -240,7 +242,8 @@ export function checkRequest(raw: unknown, prefix = ""): { problems: Problems; r
     outputs === undefined ||
     frameFormat === undefined ||
     quality === undefined ||
-    priority === undefined
+    priority === undefined ||
+    cache === undefined
   ) {
     return { problems };
   }
@@ -272,6 +275,7 @@ export function checkRequest(raw: unknown, prefix = ""): { problems: Problems; r
     outputs,
     ...frames,
     priority,
+    cache,
     metadata,
   };
   return { problems, request };

@@ -56,7 +56,16 @@ export type MetadataValue = Metadata[string];
 /** The fields of a render request other than the motion source and the frame format. */
 export type RenderFields = Pick<
   RenderRequestSchema,
-  "character_id" | "controls" | "intensity" | "duration_ms" | "fps" | "size" | "outputs" | "priority" | "metadata"
+  | "character_id"
+  | "controls"
+  | "intensity"
+  | "duration_ms"
+  | "fps"
+  | "size"
+  | "outputs"
+  | "priority"
+  | "cache"
+  | "metadata"
 >;
 
 /** Motion from one of the seven emotions; no driving video. */

@@ -125,6 +125,7 @@ export function behaviourSuite(
         frame_format: "png",
         quality: null,
         priority: "interactive",
+        cache: true,
         metadata: null,
       });
 

@@ -21,6 +21,10 @@ import {
   InvalidInputError,
   InvalidJsonError,
   MethodNotAllowedError,
+  OverloadedError,
+  QueueFullError,
+  RateLimitedError,
+  ThrottledError,
 } from "../src/index.js";
 
 describe("errors", () => {
@@ -37,6 +41,10 @@ describe("errors", () => {
       ["invalid_request", 422, ValidationError],
       ["method_not_allowed", 405, MethodNotAllowedError],
       ["queue_unavailable", 503, QueueUnavailableError],
+      ["queue_full", 429, QueueFullError],
+      ["rate_limited", 429, RateLimitedError],
+      ["throttled", 429, ThrottledError],
+      ["overloaded", 503, OverloadedError],
     ];
     for (const [code, status, cls] of cases) {
       const error = apiError(code, "message", { status });

@@ -157,6 +157,7 @@ class LivePortraitRenderer:
             weights_fingerprint=weights.fingerprint,
             synthetic_weights=weights.synthetic,
             device=self._loaded.device_label,
+            precision="fp16" if self._fp16 else "fp32",
         )
 
     def prepare(self, character: Character, portrait: Frame, size: int) -> LivePortraitSource:

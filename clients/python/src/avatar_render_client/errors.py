@@ -25,6 +25,9 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   └── FenceLost                     internal: a request that lost its key's lease
     ├── OutputsExpired (410)          retention deleted the outputs
     ├── Unauthorized (401)            missing or unknown API key
+    ├── Throttled (429)               a tenant's limit; ``retry_after`` says when to try again
+    │   ├── QueueFull                     the tenant's jobs queued or running are at its cap
+    │   └── RateLimited                   the tenant submits faster than its rate
     ├── MethodNotAllowed (405), HttpError, InternalError (500)
     ├── BadRequest (400)              InvalidJson, InvalidSdp (a WHEP offer that cannot be answered)
     ├── UnsupportedMediaType (415), OfferTooLarge (413)    a WHEP offer's body
@@ -33,6 +36,7 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   ├── QueueUnavailable, StorageUnavailable, GpuOutOfMemory, WorkerLost, RenderTimeout,
     │   │   ReplicationUnavailable, UploadsBusy, ValidationUnavailable,
     │   │   TooManySessions (a server's live sessions are full)
+    │   └── Overloaded                    an interactive render would wait too long to start
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
     └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch,
@@ -280,6 +284,25 @@ class Unauthorized(AvatarRenderError):
     http_status = 401
 
 
+class Throttled(AvatarRenderError):
+    """A limit of the tenant refused the submission; ``retry_after`` says when to try again."""
+
+    code = "throttled"
+    http_status = 429
+
+
+class QueueFull(Throttled):
+    """The tenant already has as many renders queued or running as it may."""
+
+    code = "queue_full"
+
+
+class RateLimited(Throttled):
+    """The tenant submits faster than its rate allows (a batch counts as its size)."""
+
+    code = "rate_limited"
+
+
 class HttpError(AvatarRenderError):
     """An HTTP error without a more specific code (also: a body that is not our envelope)."""
 
@@ -364,6 +387,13 @@ class ValidationUnavailable(TransientError):
     """The process checking the upload died; send it again."""
 
     code = "validation_unavailable"
+
+
+class Overloaded(TransientError):
+    """The farm is too busy: an interactive render would wait longer than allowed to start.
+    Retry after ``retry_after``, or submit it as ``priority="batch"``."""
+
+    code = "overloaded"
 
 
 class GpuOutOfMemory(TransientError):

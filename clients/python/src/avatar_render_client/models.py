@@ -79,6 +79,8 @@ class RenderRequest(BaseModel):
     frame_format: str | None = None
     quality: int | None = None
     priority: str | None = None
+    #: False: render anew even when an identical render exists or is under way.
+    cache: bool | None = None
     controls: FineControls | None = None
     metadata: dict[str, Any] | None = None
 
@@ -98,6 +100,7 @@ class RenderOptions(TypedDict, total=False):
     frame_format: str
     quality: int
     priority: str
+    cache: bool
     controls: FineControls | dict[str, float]
     metadata: dict[str, Any]
 
@@ -142,6 +145,14 @@ class Job(_Response):
     finished_at: datetime | None = None
     manifest_key: str | None = None
     outputs_expired: bool = False
+    #: Once succeeded: "hit" (the outputs are ``rendered_by``'s, an identical earlier
+    #: render) or "miss"; None when the render cache was not used.
+    cache: str | None = None
+    rendered_by: str | None = None
+    #: While queued: jobs that start before this one; None otherwise.
+    queue_position: int | None = None
+    #: While queued: seconds until it is expected to start; None when the API cannot tell.
+    estimated_start_s: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -212,6 +223,7 @@ class RendererDescription(_Response):
     weights_fingerprint: str | None = None
     synthetic_weights: bool = False
     device: str | None = None
+    precision: str | None = None
 
 
 class Manifest(_Response):
@@ -231,6 +243,9 @@ class Manifest(_Response):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+    #: "hit": these outputs were rendered by ``rendered_by`` for an identical request.
+    cache: str | None = None
+    rendered_by: str | None = None
 
     def frame(self, index: int) -> FrameEntry:
         """The entry of frame ``index``; KeyError when the render has no such frame."""

@@ -454,6 +454,12 @@ export interface components {
              */
             video: string;
         };
+        /**
+         * CacheResult
+         * @description ``hit``: the outputs are an earlier identical render's; ``miss``: rendered here.
+         * @enum {string}
+         */
+        CacheResult: "hit" | "miss";
         /** CharacterPage */
         CharacterPage: {
             /** Characters */
@@ -689,6 +695,8 @@ export interface components {
         JobView: {
             /** Attempts */
             attempts: number;
+            /** @description Once succeeded: hit (the outputs are those of an identical earlier render of this tenant, rendered_by) or miss (rendered for it); null when the render cache was not used. */
+            cache?: components["schemas"]["CacheResult"] | null;
             /** Cancel Requested */
             cancel_requested: boolean;
             /**
@@ -697,6 +705,11 @@ export interface components {
              */
             created_at: string;
             error: components["schemas"]["JobError"] | null;
+            /**
+             * Estimated Start S
+             * @description While queued: seconds until it is expected to start, from the jobs ahead, the live workers and the recent time per job; null when there is no live worker or no finished job to learn from yet, and once it is no longer queued.
+             */
+            estimated_start_s?: number | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */
@@ -706,6 +719,16 @@ export interface components {
             /** Outputs Expired */
             outputs_expired: boolean;
             progress: components["schemas"]["Progress"];
+            /**
+             * Queue Position
+             * @description While queued: how many jobs start before this one (higher priorities, messages already handed to workers, and the other tenants' turns); null otherwise.
+             */
+            queue_position?: number | null;
+            /**
+             * Rendered By
+             * @description The job that rendered the outputs (itself, unless a cache hit).
+             */
+            rendered_by?: string | null;
             renderer: components["schemas"]["RendererInfo"] | null;
             request: components["schemas"]["RenderRequest"];
             /** Started At */
@@ -754,6 +777,8 @@ export interface components {
         RenderManifest: {
             /** Attempt */
             attempt: number;
+            /** @description hit: these outputs were rendered by rendered_by for an identical request. */
+            cache?: components["schemas"]["CacheResult"] | null;
             clip?: components["schemas"]["ObjectEntry"] | null;
             /**
              * Created At
@@ -779,6 +804,11 @@ export interface components {
             height: number;
             /** Job Id */
             job_id: string;
+            /**
+             * Rendered By
+             * @description The job that rendered these outputs.
+             */
+            rendered_by?: string | null;
             renderer: components["schemas"]["RendererDescription"];
             request: components["schemas"]["RenderRequest"];
             /** Timings Ms */
@@ -809,6 +839,12 @@ export interface components {
          *     }
          */
         RenderRequest: {
+            /**
+             * Cache
+             * @description false: render anew even when an identical render of this tenant exists or is under way (by default such a request succeeds from it at once).
+             * @default true
+             */
+            cache?: boolean;
             /**
              * Character Id
              * @description A registered character.
@@ -893,6 +929,8 @@ export interface components {
             device?: string | null;
             /** Name */
             name: string;
+            /** Precision */
+            precision?: string | null;
             /**
              * Synthetic Weights
              * @default false
@@ -1217,7 +1255,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description This tenant has as many uploads being checked as it may; retry after Retry-After. */
+            /** @description A limit of the tenant (`queue_full`: jobs queued or running at the cap; `rate_limited`: submissions faster than the rate; a batch counts as its size and is refused whole; `too_many_validations`: as many uploads being checked as it may). `Retry-After` says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1362,7 +1400,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description This tenant has as many uploads being checked as it may; retry after Retry-After. */
+            /** @description A limit of the tenant (`queue_full`: jobs queued or running at the cap; `rate_limited`: submissions faster than the rate; a batch counts as its size and is refused whole; `too_many_validations`: as many uploads being checked as it may). `Retry-After` says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1626,9 +1664,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Redis or object storage did not answer; retry later. */
+            /** @description A limit of the tenant (`queue_full`: jobs queued or running at the cap; `rate_limited`: submissions faster than the rate; a batch counts as its size and is refused whole; `too_many_validations`: as many uploads being checked as it may). `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `overloaded`: an interactive render would wait longer than the farm allows (`Retry-After` says when to try again, or submit it as batch); `queue_unavailable` / `storage_unavailable`: Redis or storage did not answer; `replication_unavailable`: no Redis replica took the jobs in time. */
             503: {
                 headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1707,9 +1758,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Redis or object storage did not answer; retry later. */
+            /** @description A limit of the tenant (`queue_full`: jobs queued or running at the cap; `rate_limited`: submissions faster than the rate; a batch counts as its size and is refused whole; `too_many_validations`: as many uploads being checked as it may). `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `overloaded`: an interactive render would wait longer than the farm allows (`Retry-After` says when to try again, or submit it as batch); `queue_unavailable` / `storage_unavailable`: Redis or storage did not answer; `replication_unavailable`: no Redis replica took the jobs in time. */
             503: {
                 headers: {
+                    /** @description Whole seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2757,6 +2821,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const cacheResultValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CacheResult"]> = ["hit", "miss"];
 export const deliveryAttemptOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DeliveryAttempt"]["outcome"]> = ["delivered", "retrying", "dead"];
 export const drivingVideoViewContainerValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DrivingVideoView"]["container"]> = ["mp4", "webm"];
 export const emotionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Emotion"]> = ["neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"];

@@ -1,0 +1,155 @@
+"""A submission against the render cache: which new jobs are hits, followers or leaders.
+
+The API keys each cacheable request on what it knows (tenant, the inputs' content, the
+canonical request) and takes the renderer part from the last renderer a worker announced.
+A request whose render already succeeded for that renderer is a *hit*: a new job created
+succeeded, with its own manifest naming the same outputs (no worker involved). One whose
+identical render is queued or running *follows* it (single flight). The first of a kind
+*leads*. What each decision relies on is checked again under WATCH when the jobs are
+created (``render_cache.Guard``); if it changed, the submission is planned again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from producer_api.services import ApiServices
+from render_core import cache_keys, keys
+from render_core.cache_guards import FollowGuard, Guards, HitGuard, LeadGuard
+from render_core.cache_hits import write_hit_manifest
+from render_core.errors import NotFound
+from render_core.render_cache import CacheSource, RenderCache, flight_key
+from render_core.schema import (
+    CacheResult,
+    JobRecord,
+    JobStatus,
+    Priority,
+    RenderRequest,
+    utc_now,
+)
+
+
+@dataclass
+class Plan:
+    originals: list[JobRecord]  # the new jobs as they were before any decision
+    records: list[JobRecord]
+    held: set[str] = field(default_factory=set)  # followers: out of the fair queue
+    guard: Guards = field(default_factory=Guards)
+
+    @property
+    def queued(self) -> list[JobRecord]:
+        return [r for r in self.records if r.status == JobStatus.queued]
+
+    def discard(self, services: ApiServices) -> None:
+        """A plan not carried out: its hits' manifests go (no record names them)."""
+        for record in self.records:
+            if record.cache == CacheResult.hit:
+                services.store.delete_prefix(keys.cache_hit_prefix(record.id))
+
+
+def new_records(
+    tenant: str, requests: list[RenderRequest], job_ids: list[str] | None = None
+) -> list[JobRecord]:
+    """The jobs of a submission, ids fixed before any planning (a re-plan keeps them):
+    ``job_ids`` when an idempotency key's claim fixed them, else new ones."""
+    ids = job_ids if job_ids is not None else [uuid.uuid4().hex for _ in requests]
+    return [
+        JobRecord(id=job_id, tenant=tenant, request=r, task_id=uuid.uuid4().hex)
+        for job_id, r in zip(ids, requests, strict=True)
+    ]
+
+
+class _Inputs:
+    """What the ids of a submission's requests name, read once per id."""
+
+    def __init__(self, services: ApiServices, tenant: str) -> None:
+        self.services = services
+        self.tenant = tenant
+        self.known: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def of(self, request: RenderRequest) -> dict[str, Any]:
+        inputs = dict(self._character(request.character_id))
+        if request.driving_video_id:
+            inputs.update(self._video(request.driving_video_id))
+        return inputs
+
+    def _character(self, character_id: str) -> dict[str, Any]:
+        if ("character", character_id) not in self.known:
+            character = self.services.characters.get_for_tenant(self.tenant, character_id)
+            face = character.face.model_dump(mode="json") if character.face else None
+            self.known[("character", character_id)] = {
+                "portrait": character.portrait_sha256,
+                "face": face,
+            }
+        return self.known[("character", character_id)]
+
+    def _video(self, video_id: str) -> dict[str, Any]:
+        if ("video", video_id) not in self.known:
+            video = self.services.driving_videos.get_for_tenant(self.tenant, video_id)
+            face = video.face.model_dump(mode="json") if video.face else None
+            self.known[("video", video_id)] = {
+                "driving_video": video.video_sha256,
+                "driving_face": face,
+            }
+        return self.known[("video", video_id)]
+
+
+def _as_hit(services: ApiServices, record: JobRecord, source: CacheSource) -> JobRecord | None:
+    """The job as a hit of ``source``, its manifest written; None when the source's
+    manifest cannot be found (not a usable source after all)."""
+    rendered = services.jobs.get(source.job_id)
+    now = utc_now()
+    try:
+        manifest_key = write_hit_manifest(services.store, record, source, attempt=0)
+    except NotFound:
+        return None
+    hit = record.model_copy(deep=True)
+    hit.status = JobStatus.succeeded
+    hit.task_id = None
+    hit.renderer = rendered.renderer
+    hit.manifest_key = manifest_key
+    hit.output_prefix = source.output_prefix
+    hit.started_at = hit.finished_at = now
+    hit.progress.frames_done = hit.progress.frames_total
+    hit.cache = CacheResult.hit
+    hit.rendered_by = rendered.rendered_by or source.job_id
+    return hit
+
+
+def plan(
+    services: ApiServices, tenant: str, records: list[JobRecord], use_cache: bool = True
+) -> Plan:
+    """Decide each job's way against the cache (reads, and a hit's manifest written);
+    ``use_cache`` False plans plain jobs (a submission that kept racing)."""
+    cache = RenderCache(services.redis)
+    renderer = cache.current_renderer()
+    result = Plan(originals=records, records=[])
+    leaders: dict[tuple[str, Priority], str] = {}  # leaders within this submission
+    inputs = _Inputs(services, tenant)
+    for original in records:
+        record = original.model_copy(deep=True)
+        if not (use_cache and services.settings.cache and record.request.cache):
+            result.records.append(record)
+            continue
+        key = cache_keys.request_key(tenant, inputs.of(record.request), record.request)
+        record.cache_key = key
+        priority = record.request.priority
+        flight = flight_key(key, priority)
+        source = cache.usable_source(key, renderer) if renderer else None
+        hit = _as_hit(services, record, source) if source is not None else None
+        if hit is not None and source is not None:
+            record = hit
+            result.guard.items.append(HitGuard(record.id, tenant, source))
+        elif (leader := leaders.get((key, priority))) is not None:
+            result.held.add(record.id)
+            result.guard.items.append(FollowGuard(record.id, leader, flight, known=False))
+        elif (leader := cache.in_flight(key, priority)) is not None:
+            result.held.add(record.id)
+            result.guard.items.append(FollowGuard(record.id, leader, flight, known=True))
+        else:
+            leaders[(key, priority)] = record.id
+            result.guard.items.append(LeadGuard(record.id, flight))
+        result.records.append(record)
+    return result

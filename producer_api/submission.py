@@ -1,0 +1,263 @@
+"""Accepting render jobs: checks, tenant limits, admission, creation, then dispatch.
+
+Order matters. The cheap read-only checks come first (unknown characters, a queue already
+at its cap, a farm too busy for another interactive job), then the rate limiter takes its
+tokens, then the job store creates the records and their places in the tenant's fair
+queue in one MULTI, where the queue cap is checked again under WATCH. A refused
+submission creates nothing, and a batch is refused whole. Dispatch follows; it may send
+nothing (the broker is full) and that is fine: a worker's next turn sends it. Last, when
+Redis replicas are configured, the answer waits until they hold the new jobs.
+
+With an Idempotency-Key the job ids are fixed by the key's claim before anything is
+stored, and every step may be repeated: a retry after a failure anywhere finishes the
+same jobs, and a retry after success replays them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from producer_api import cache_plan
+from producer_api.admission import Place
+from producer_api.cache_plan import Plan
+from producer_api.idempotency import body_fingerprint
+from producer_api.services import ApiServices, replicated
+from render_core.errors import (
+    NotFound,
+    Overloaded,
+    QueueFull,
+    QueueUnavailable,
+    RateLimited,
+    RenderServiceError,
+    Throttled,
+    UnstorableRecord,
+)
+from render_core.job_view import JobView
+from render_core.jobs import QUEUE_FULL_RETRY_S, Fence
+from render_core.render_cache import CacheRaced
+from render_core.replication import NotReplicated
+from render_core.schema import JobError, JobRecord, JobStatus, RenderRequest
+from render_core.tenant_stats import count_rejection
+
+log = logging.getLogger(__name__)
+
+# Plans of one submission against the cache before it is created without it.
+PLAN_ATTEMPTS = 4
+# Refusals that come before a job is stored: an idempotency key refused so is free again.
+REFUSED_BEFORE_STORING = frozenset(
+    {
+        "character_not_found",
+        "driving_video_not_found",
+        UnstorableRecord.code,
+        QueueFull.code,
+        RateLimited.code,
+        Overloaded.code,
+    }
+)
+
+
+def _check_characters(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> None:
+    for character_id in {r.character_id for r in requests}:
+        try:
+            services.characters.get_for_tenant(tenant, character_id)
+        except NotFound as exc:
+            raise NotFound(
+                f"character {character_id} not found", code="character_not_found"
+            ) from exc
+
+
+def _check_driving_videos(
+    services: ApiServices, tenant: str, requests: list[RenderRequest]
+) -> None:
+    for video_id in {r.driving_video_id for r in requests if r.driving_video_id}:
+        try:
+            services.driving_videos.get_for_tenant(tenant, video_id)
+        except NotFound as exc:
+            raise NotFound(
+                f"driving video {video_id} not found", code="driving_video_not_found"
+            ) from exc
+
+
+def _admit(services: ApiServices, tenant: str, queued: list[RenderRequest]) -> list[Place]:
+    """Tenant cap and global admission for the jobs that will wait; raises what refuses."""
+    limits = services.settings.limits_for(tenant)
+    active = services.jobs.active_count(tenant)
+    if active + len(queued) > limits.queued:
+        raise QueueFull(
+            f"tenant {tenant} has {active} jobs queued or running; {len(queued)} more would "
+            f"pass its limit of {limits.queued}",
+            retry_after_s=QUEUE_FULL_RETRY_S,
+        )
+    return services.admission.admit(tenant, queued)
+
+
+def _store(services: ApiServices, tenant: str, planned: Plan, if_absent: bool) -> Plan | None:
+    """Create the planned jobs; a plan overtaken by a concurrent change (a source retired,
+    a leader finished) is planned again, and the last try goes without the cache. None:
+    with ``if_absent``, the jobs exist already (made by a request this one outran)."""
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        try:
+            stored = services.jobs.create(
+                planned.records,
+                if_absent=if_absent,
+                max_queued=services.settings.limits_for(tenant).queued,
+                held=planned.held,
+                guard=planned.guard,
+            )
+        except CacheRaced:
+            planned.discard(services)
+            last = attempt == PLAN_ATTEMPTS - 1
+            planned = cache_plan.plan(services, tenant, planned.originals, use_cache=not last)
+            continue
+        except BaseException:
+            planned.discard(services)
+            raise
+        if not stored:
+            planned.discard(services)
+            return None
+        return planned
+    raise AssertionError("unreachable: the last plan does not use the cache")
+
+
+def _create(
+    services: ApiServices,
+    tenant: str,
+    requests: list[RenderRequest],
+    job_ids: list[str] | None = None,
+) -> tuple[list[JobRecord], list[JobView]] | None:
+    """Check, admit and store the jobs, then dispatch what fits. ``job_ids`` (an
+    idempotency key's) are created only if absent: None when they exist already."""
+    _check_characters(services, tenant, requests)
+    _check_driving_videos(services, tenant, requests)
+    records = cache_plan.new_records(tenant, requests, job_ids)
+    planned = cache_plan.plan(services, tenant, records)
+    try:
+        try:
+            waiting = {r.id: r.request for r in planned.queued}
+            admitted = _admit(services, tenant, list(waiting.values()))
+            places = dict(zip(waiting, admitted, strict=True))
+            rate = services.settings.limits_for(tenant).rate
+            services.rate_limiter.take(tenant, rate, len(requests))
+        except BaseException:
+            planned.discard(services)
+            raise
+        # the exact queue cap is checked here
+        stored = _store(services, tenant, planned, if_absent=job_ids is not None)
+    except (Throttled, Overloaded) as exc:
+        count_rejection(services.redis, tenant, exc.code, len(requests))
+        raise
+    if stored is None:
+        return None
+    services.dispatcher.top_up()
+    views = []
+    for record in stored.records:
+        place = places.get(record.id)
+        if record.status != JobStatus.queued:  # a cache hit: it succeeded already
+            views.append(JobView.of(record, estimated_start_s=0.0))
+        elif place is None:
+            views.append(JobView.of(record))
+        else:
+            views.append(JobView.of(record, place.position, place.estimated_start_s))
+    return stored.records, views
+
+
+def _replicate(services: ApiServices, records: list[JobRecord], fence: Fence | None) -> None:
+    """Wait for the replicas (when configured) to hold the jobs; the client hears 503 when
+    they do not. Without a key (``fence`` None) the jobs are failed then (a running one
+    stops at its next batch), so a 503 means nothing runs; with one they are left as they
+    are, and the client's retry with the key answers them once they are replicated."""
+    try:
+        replicated(services)
+    except NotReplicated as exc:
+        if fence is None:
+            _fail(services, [r for r in records if r.status == JobStatus.queued], exc.message)
+        raise
+
+
+def _fail(services: ApiServices, records: list[JobRecord], why: str) -> None:
+    log.error("could not accept %d job(s): %s", len(records), why)
+    error = JobError(code=QueueUnavailable.code, message=why, retryable=True)
+    for record in records:
+        try:
+            services.jobs.fail(record.id, None, error)
+        except RenderServiceError as exc:  # finished meanwhile: nothing left to stop
+            log.warning("job %s not failed: %s", record.id, exc)
+
+
+def current_views(services: ApiServices, records: list[JobRecord]) -> list[JobView]:
+    """The jobs, each with its place in line while it is still waiting (one snapshot of the
+    lines for all of them)."""
+    waiting = any(r.status == JobStatus.queued for r in records)
+    lines = services.admission.lines() if waiting else {}
+    views = []
+    for record in records:
+        place = services.admission.place(record, lines) if waiting else None
+        if place is None:
+            views.append(JobView.of(record))
+        else:
+            views.append(JobView.of(record, place.position, place.estimated_start_s))
+    return views
+
+
+def current_view(services: ApiServices, record: JobRecord) -> JobView:
+    (view,) = current_views(services, [record])
+    return view
+
+
+def _make(
+    services: ApiServices,
+    tenant: str,
+    requests: list[RenderRequest],
+    job_ids: list[str],
+    fence: Fence,
+) -> list[JobView]:
+    """Create the jobs under the ids the key's claim fixed; every step may be repeated."""
+    if not any(services.jobs.get_many(job_ids)):
+        created = _create(services, tenant, requests, job_ids)
+        if created is not None:
+            records, views = created
+            _replicate(services, records, fence)
+            return views
+    # Made by an earlier try, or meanwhile by a request this one outran: queued ones wait
+    # in their tenant's fair queue, so only the replicas are left to wait for.
+    _replicate(services, [], fence)
+    records = [services.jobs.get_for_tenant(tenant, job_id) for job_id in job_ids]
+    return current_views(services, records)
+
+
+def submit(
+    services: ApiServices,
+    tenant: str,
+    requests: list[RenderRequest],
+    idempotency_key: str | None,
+    route: str,
+) -> list[JobView]:
+    """Create and enqueue, or replay the jobs an earlier request with the same key made."""
+    if idempotency_key is None:
+        created = _create(services, tenant, requests)
+        assert created is not None  # new ids are always absent
+        records, views = created
+        _replicate(services, records, None)
+        return views
+    fingerprint = body_fingerprint(route, [r.model_dump(mode="json") for r in requests])
+    keys = services.idempotency
+    claim = keys.claim(tenant, idempotency_key, fingerprint, len(requests))
+    if claim.done:
+        records = [services.jobs.get_for_tenant(tenant, job_id) for job_id in claim.job_ids]
+        return current_views(services, records)
+    try:
+        fence = keys.fence(tenant, idempotency_key, claim)
+        views = _make(services, tenant, requests, claim.job_ids, fence)
+    except RenderServiceError as exc:
+        # Refused before anything was stored (an unknown character, a limit): the key is
+        # free again. Otherwise the entry stays, and the client's retry resumes it at once.
+        with contextlib.suppress(QueueUnavailable):
+            end = keys.forget if exc.code in REFUSED_BEFORE_STORING else keys.release
+            end(tenant, idempotency_key, claim)
+        raise
+    try:
+        keys.complete(tenant, idempotency_key, claim)
+    except QueueUnavailable as exc:  # the jobs are stored: a retry only replays them
+        log.warning("idempotency key left unfinished (a retry will finish it): %s", exc)
+    return views
