@@ -179,7 +179,8 @@ def test_a_failed_render_ends_the_track(
     # The one worker is busy with a long render, so the doomed one is surely queued when
     # its session opens; cancelling the long one lets the doomed one run (and fail).
     busy = _submit(client, character, duration_ms=6000)
-    doomed = _submit(client, character, metadata={"mock_fault": "permanent"})
+    # Uncached: metadata is not part of the cache key, so it would be a hit of an earlier clip.
+    doomed = _submit(client, character, metadata={"mock_fault": "permanent"}, cache=False)
 
     async def scenario() -> Received:
         viewer = WhepViewer(stack.api_url, KEY_A, doomed)
