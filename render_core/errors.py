@@ -52,8 +52,8 @@ class RenderServiceError(Exception):
         self.message = message
         if code is not None:
             self.code = code
-        #: When retrying may help, and after how long (the API's ``Retry-After``).
-        self.retry_after_s = retry_after_s
+        if retry_after_s is not None:  # else the class's own (None, or a fixed wait)
+            self.retry_after_s = retry_after_s
 
 
 class InvalidInput(RenderServiceError):

@@ -50,7 +50,8 @@ def test_the_reaper_skips_a_damaged_record_and_reaps_the_rest(
     jobs.start_attempt("lost", "w-dead", MOCK, max_attempts=5)
     jobs.create([JobRecord(id="orphan", tenant="t", request=request)])
     corrupt_job(redis_client, "damaged", "t", "running", score=0)  # read first
-    redis_client.zadd("ar:unsent", {"damaged": 0, "vanished": 0})  # and a missing one
+    # "orphan" as a dispatcher that died after taking it left it; and a missing one
+    redis_client.zadd("ar:unsent", {"orphan": 0, "damaged": 0, "vanished": 0})
 
     touched = reap_lost_attempts(redis_client, jobs, celery, settings, holder="me")
 

@@ -46,7 +46,7 @@ def _attempt(jobs: JobStore, store: LocalStore, job_id: str) -> str:
 def _job(jobs: JobStore, store: LocalStore, job_id: str, status: JobStatus) -> None:
     """A job brought to ``status``; one that ran has one frame stored."""
     request = RenderRequest.model_validate({"character_id": "c", "emotion": "sad"})
-    jobs.create([JobRecord(id=job_id, tenant="t1", request=request)])
+    jobs.create([JobRecord(id=job_id, tenant="t1", request=request, task_id=f"task-{job_id}")])
     if status == JobStatus.queued:
         return
     token = _attempt(jobs, store, job_id)
