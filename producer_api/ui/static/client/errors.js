@@ -71,6 +71,16 @@ export class EventsExpiredError extends AvatarRenderError {
     static code = "events_expired";
     static status = 410;
 }
+export class ThrottledError extends AvatarRenderError {
+    static code = "throttled";
+    static status = 429;
+}
+export class QueueFullError extends ThrottledError {
+    static code = "queue_full";
+}
+export class RateLimitedError extends ThrottledError {
+    static code = "rate_limited";
+}
 export class InvalidInputError extends AvatarRenderError {
     static code = "invalid_input";
     static status = 422;
@@ -141,6 +151,9 @@ export class StorageUnavailableError extends TransientError {
 export class TooManySessionsError extends TransientError {
     static code = "too_many_sessions";
 }
+export class OverloadedError extends TransientError {
+    static code = "overloaded";
+}
 export class NetworkError extends AvatarRenderError {
     static code = "network_error";
 }
@@ -173,6 +186,9 @@ const API_ERRORS = [
     NotPlayableError,
     OutputsExpiredError,
     EventsExpiredError,
+    ThrottledError,
+    QueueFullError,
+    RateLimitedError,
     InvalidInputError,
     ValidationError,
     UnsupportedImageError,
@@ -193,6 +209,7 @@ const API_ERRORS = [
     QueueUnavailableError,
     StorageUnavailableError,
     TooManySessionsError,
+    OverloadedError,
 ];
 const BY_CODE = new Map(API_ERRORS.map((cls) => [cls.code, cls]));
 export function errorClassFor(code) {

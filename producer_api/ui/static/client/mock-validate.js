@@ -17,6 +17,7 @@ const REQUEST_FIELDS = [
     "frame_format",
     "quality",
     "priority",
+    "cache",
     "metadata",
 ];
 const CONTROL_RANGES = {
@@ -186,6 +187,7 @@ export function checkRequest(raw, prefix = "") {
     const qualityGiven = given("quality");
     const quality = qualityGiven === undefined ? null : number(problems, `${prefix}quality`, qualityGiven, 1, 100, true);
     const priority = or("priority", "interactive", (v) => choice(problems, `${prefix}priority`, v, PRIORITIES));
+    const cache = or("cache", true, (v) => choice(problems, `${prefix}cache`, v, [true, false]));
     const metadata = checkMetadata(problems, raw["metadata"], prefix);
     if (problems.length > 0 ||
         characterId === undefined ||
@@ -198,7 +200,8 @@ export function checkRequest(raw, prefix = "") {
         outputs === undefined ||
         frameFormat === undefined ||
         quality === undefined ||
-        priority === undefined) {
+        priority === undefined ||
+        cache === undefined) {
         return { problems };
     }
     let motion;
@@ -230,6 +233,7 @@ export function checkRequest(raw, prefix = "") {
         outputs,
         ...frames,
         priority,
+        cache,
         metadata,
     };
     return { problems, request };

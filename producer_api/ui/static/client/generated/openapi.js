@@ -1,3 +1,4 @@
+export const cacheResultValues = ["hit", "miss"];
 export const deliveryAttemptOutcomeValues = ["delivered", "retrying", "dead"];
 export const drivingVideoViewContainerValues = ["mp4", "webm"];
 export const emotionValues = ["neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted"];
