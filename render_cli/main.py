@@ -72,6 +72,9 @@ def worker(
     all_gpus: Annotated[
         bool, typer.Option("--all-gpus", help="One LivePortrait worker per GPU: gpu0, gpu1, ...")
     ] = False,
+    gpus: Annotated[
+        str | None, typer.Option(help="With --all-gpus: only these cards, e.g. 0,2.")
+    ] = None,
 ) -> None:
     """Consume the render queues with one renderer (or, with --check, probe the heartbeats)."""
     settings = _settings()
@@ -89,7 +92,8 @@ def worker(
         from workers.gpu_fleet import run_gpu_fleet
 
         worker_command = [sys.executable, "-m", "render_cli", "worker", *flags]
-        raise typer.Exit(run_gpu_fleet(worker_command, name or "gpu"))
+        fleet = run_gpu_fleet(worker_command, name or "gpu", gpus, settings.worker_metrics_port)
+        raise typer.Exit(fleet)
     chosen = {"renderer": renderer, "device": device, "precision": precision}
     updates = {key: value for key, value in chosen.items() if value is not None}
     settings = Settings.model_validate({**settings.model_dump(), **updates})

@@ -2,9 +2,9 @@
 
 The parent only counts GPUs (``nvidia-smi -L``) and supervises; it never imports torch or
 touches CUDA. Each child sees one card as ``cuda:0`` through ``CUDA_VISIBLE_DEVICES`` and
-is named ``gpu{i}``. With ``CUDA_VISIBLE_DEVICES`` set on the parent, only the cards it
-names get a worker. A worker's ``/metrics`` port is ``RENDER_WORKER_METRICS_PORT`` plus
-its index, so every card's figures can be scraped.
+is named ``gpu{i}``. ``--gpus 0,2`` starts workers on those cards only. A worker's
+``/metrics`` port is ``RENDER_WORKER_METRICS_PORT`` plus its index, so every card's
+figures can be scraped.
 
 A child that dies after it served a while (killed, a driver fault) is started again on
 its card: its job is taken over by the reaper, as for any lost worker, and the card is
@@ -49,13 +49,13 @@ def count_gpus() -> int:
     return parse_gpu_list(listed.stdout) if listed.returncode == 0 else 0
 
 
-def fleet_devices(visible: str | None, listed: int) -> list[str]:
-    """The cards to start a worker on: those ``CUDA_VISIBLE_DEVICES`` names (indices or
-    UUIDs), else every card the driver lists; none where the driver lists none."""
+def fleet_devices(requested: str | None, listed: int) -> list[str]:
+    """The cards to start a worker on: those ``requested`` names (indices or UUIDs, comma
+    separated), else every card the driver lists; none where the driver lists none."""
     if listed == 0:
         return []
-    if visible is not None and visible.strip():
-        return [device.strip() for device in visible.split(",") if device.strip()]
+    if requested is not None and requested.strip():
+        return [device.strip() for device in requested.split(",") if device.strip()]
     return [str(index) for index in range(listed)]
 
 
@@ -75,12 +75,11 @@ class FleetMember:
         self.started_at = time.monotonic()
 
 
-def _member_env(device: str, index: int) -> dict[str, str]:
+def _member_env(device: str, metrics_port: int) -> dict[str, str]:
     """The parent's environment, pinned to ``device``, with this worker's metrics port."""
     env = dict(os.environ, CUDA_VISIBLE_DEVICES=device)
-    base_port = int(env.get("RENDER_WORKER_METRICS_PORT", "0") or "0")
-    if base_port:
-        env["RENDER_WORKER_METRICS_PORT"] = str(base_port + index)
+    if metrics_port:
+        env["RENDER_WORKER_METRICS_PORT"] = str(metrics_port)
     return env
 
 
@@ -135,17 +134,23 @@ class GpuFleet:
 def run_gpu_fleet(
     worker_command: Sequence[str],
     name_prefix: str = "gpu",
+    gpus: str | None = None,
+    metrics_port: int = 0,
     restart_after_uptime_s: float = RESTART_AFTER_UPTIME_S,
 ) -> int:
     """Run ``worker_command`` (the command line's own worker command, given by the caller)
-    once per card; returns the worst exit status once all have ended."""
-    devices = fleet_devices(os.environ.get("CUDA_VISIBLE_DEVICES"), count_gpus())
+    once per card (``gpus``, or every card); worker *i* serves ``/metrics`` on
+    ``metrics_port`` + *i* (0: none). Returns the worst exit status once all have ended."""
+    devices = fleet_devices(gpus, count_gpus())
     if not devices:
         raise ConfigurationError("--all-gpus: nvidia-smi lists no GPU on this machine")
     members = [
-        FleetMember(device, [*worker_command, "--name", f"{name_prefix}{index}"], env)
+        FleetMember(
+            device,
+            [*worker_command, "--name", f"{name_prefix}{index}"],
+            _member_env(device, metrics_port + index if metrics_port else 0),
+        )
         for index, device in enumerate(devices)
-        for env in [_member_env(device, index)]
     ]
     fleet = GpuFleet(members, restart_after_uptime_s)
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -55,11 +55,11 @@ def test_every_gpu_gets_a_worker(tmp_path: Path) -> None:
     assert finished.stderr.count("error [weights_invalid]") == 2, finished.stderr
 
 
-def test_the_cards_are_the_visible_ones_or_every_listed_one() -> None:
+def test_the_cards_are_the_requested_ones_or_every_listed_one() -> None:
     assert fleet_devices(None, 2) == ["0", "1"]
     assert fleet_devices("", 2) == ["0", "1"]
     assert fleet_devices("1, GPU-3d4e", 2) == ["1", "GPU-3d4e"]
-    assert fleet_devices("0", 0) == []  # no driver: no card, whatever the variable says
+    assert fleet_devices("0", 0) == []  # no driver: no card, whatever was asked
 
 
 # A stand-in worker: notes its card, metrics port and pid, then serves until told to stop
@@ -79,23 +79,21 @@ while True:
 
 FLEET = (
     "import sys; from workers.gpu_fleet import run_gpu_fleet; "
-    "sys.exit(run_gpu_fleet({!r}, restart_after_uptime_s=1.0))"
+    "sys.exit(run_gpu_fleet({!r}, gpus={!r}, metrics_port=9300, restart_after_uptime_s=1.0))"
 )
 
 
 def start_fleet(
-    tmp_path: Path, mode: str, visible: str | None = None
+    tmp_path: Path, mode: str, gpus: str | None = None
 ) -> tuple[subprocess.Popen[str], Path]:
     notes = tmp_path / "starts.txt"
     worker = tmp_path / "worker.py"
     worker.write_text(FAKE_WORKER)
-    env = child_env(worker_metrics_port="9300")
+    env = child_env()
     env["PATH"] = f"{fake_nvidia_smi(tmp_path, LISTING)}{os.pathsep}{env['PATH']}"
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    if visible is not None:
-        env["CUDA_VISIBLE_DEVICES"] = visible
     command = [sys.executable, str(worker), str(notes), mode]
-    fleet = subprocess.Popen([sys.executable, "-c", FLEET.format(command)], env=env, text=True)
+    code = FLEET.format(command, gpus)
+    fleet = subprocess.Popen([sys.executable, "-c", code], env=env, text=True)
     return fleet, notes
 
 
@@ -134,6 +132,6 @@ def test_each_card_gets_one_pinned_worker_and_a_killed_one_is_restarted(tmp_path
 
 
 def test_a_worker_that_cannot_start_is_not_restarted(tmp_path: Path) -> None:
-    fleet, notes = start_fleet(tmp_path, "fail", visible="1")
+    fleet, notes = start_fleet(tmp_path, "fail", gpus="1")
     assert fleet.wait(timeout=30) == 3
     assert [start[0] for start in read_starts(notes)] == ["1"]  # only the visible card, once
