@@ -48,6 +48,7 @@ def _render(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+@pytest.mark.timeout(300)  # the worker's first job includes its start: torch, weights, warm-up
 def test_a_liveportrait_job_through_the_queue(stack: Stack, synthetic_weights_dir: Path) -> None:
     with httpx.Client(base_url=stack.api_url, timeout=60.0) as client:
         registered = client.post(

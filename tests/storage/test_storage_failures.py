@@ -262,7 +262,8 @@ class TestOperatorCommands:
     ) -> None:
         with api_client(operator_stack) as client:
             character = register(client)
-            old = render(client, character)["id"]
+            # Rendered, not a cache hit of an earlier test's identical clip.
+            old = render(client, character, cache=False)["id"]
             old_objects = stored_objects(servers.seaweed, servers.bucket, old)
             time.sleep(2.1)  # past the retention
             running = submit(client, character, duration_ms=10_000)  # 250 frames, over 12 s
