@@ -103,14 +103,8 @@ class LeadGuard:
         pipe.set(self.flight, self.job_id)
 
 
-@dataclass(frozen=True)
-class FillGuard:
-    """A render that succeeded becomes the entry for its renderer (a miss counted)."""
-
-    cache_key: str
-    renderer_key: str
-    tenant: str
-    source: CacheSource
+class WriteOnly:
+    """A guard that only writes: it watches and checks nothing."""
 
     @property
     def keys(self) -> Sequence[str]:
@@ -118,6 +112,16 @@ class FillGuard:
 
     def check(self, pipe: redis.client.Pipeline) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class FillGuard(WriteOnly):
+    """A render that succeeded becomes the entry for its renderer (a miss counted)."""
+
+    cache_key: str
+    renderer_key: str
+    tenant: str
+    source: CacheSource
 
     def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
         pipe.hset(entry_key(self.cache_key), self.renderer_key, self.source.model_dump_json())
@@ -144,18 +148,11 @@ class Guards:
 
 
 @dataclass(frozen=True)
-class UnrefGuard:
+class UnrefGuard(WriteOnly):
     """A hit whose own manifest retention deleted no longer holds its source's outputs."""
 
     hit: str
     source: str
-
-    @property
-    def keys(self) -> Sequence[str]:
-        return []
-
-    def check(self, pipe: redis.client.Pipeline) -> None:
-        pass
 
     def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
         pipe.srem(refs_key(self.source), self.hit)
