@@ -8,11 +8,13 @@ once. Times come from the render log: the first ``render.started`` to the last
 ``render.succeeded``. Meanwhile a thread samples the GPU's utilisation (``nvidia-smi``,
 the share of time a kernel was running) and ``/proc/stat`` gives the host's CPU use.
 
-The manifests' stage timings, summed over the clips, say what bounds the worker: the
-render loop (model, paste-back, copy to the host) runs on one thread, PNG encoding and
-frame writes on ``RENDER_ENCODE_THREADS`` threads, the mp4 on one thread per clip, and
-a clip's serial tail (source, mp4 flush, clip write) between renders. Each stage's
-capacity is what it alone would allow in frames a second; the smallest is the bound.
+The manifests' stage timings, summed over the clips, say what bounds the worker. Each
+worker process's wall time is the render loop rendering (model, paste-back, the copy to
+the host), the clip's serial tail (the source, waiting for the last batch's encoders, the
+mp4 flush, the clip and manifest writes) and the gap between clips; the model bounds the
+run when it takes at least 80 % of it. Meanwhile PNG encoding and frame writes run on
+``RENDER_ENCODE_THREADS`` threads and the mp4 on one thread a clip: their busy share
+says which of them the tail waits for.
 
     python -m benchmarks.gpu_node --device cuda:0
     python -m benchmarks.gpu_node --device cuda:0 --encode-threads 14 --concurrency 2
@@ -181,30 +183,41 @@ def run_clips(stack: Stack, args: argparse.Namespace) -> NodeRun:
     )
 
 
-def bound_table(run: NodeRun, encode_threads: int, concurrency: int) -> str:
-    """Per stage: ms a frame summed over its threads, its threads and the frames a second
-    it alone allows. A clip's serial tail is the time its render loop was not rendering;
-    the gap between clips is the worker's time outside any attempt (the queue's hand-off)."""
+def stage_tables(run: NodeRun, encode_threads: int, concurrency: int) -> str:
+    """A process's wall time by serial stage, the background threads' busy shares, and the
+    stage that bounds the run."""
     per_frame = {stage: ms / run.frames for stage, ms in run.stage_ms.items()}
-    tail = per_frame.get("total", 0.0) - per_frame.get("render", 0.0)
-    gap = (run.wall_s * 1000 * concurrency - run.stage_ms.get("total", 0.0)) / run.frames
-    rows = [
-        ("model (render loop)", per_frame.get("render", 0.0), concurrency),
-        ("PNG encode", per_frame.get("encode_frames", 0.0), encode_threads * concurrency),
-        ("mp4 encode", per_frame.get("encode_mp4", 0.0), concurrency),
-        ("storage writes", per_frame.get("storage_writes", 0.0), encode_threads * concurrency),
-        ("clip's serial tail", tail, concurrency),
-        ("gap between clips", max(gap, 0.0), concurrency),
+    process_ms = run.wall_s * 1000 * concurrency / run.frames  # one process's, a frame
+    render = per_frame.get("render", 0.0)
+    tail = per_frame.get("total", 0.0) - render
+    serial = [
+        ("model (render loop)", render),
+        ("clip's serial tail", tail),
+        ("gap between clips", max(process_ms - render - tail, 0.0)),
     ]
-    capacity = {name: threads * 1000 / ms if ms > 0 else float("inf") for name, ms, threads in rows}
-    bound = min(capacity, key=lambda name: capacity[name])
+    background = [
+        ("PNG encode", per_frame.get("encode_frames", 0.0), encode_threads),
+        ("mp4 encode", per_frame.get("encode_mp4", 0.0), 1),
+        ("storage writes", per_frame.get("storage_writes", 0.0), encode_threads),
+    ]
     lines = [
-        "| stage | ms a frame | threads | frames/s it allows | |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| a worker process's wall time | ms a frame | share |",
+        "| --- | ---: | ---: |",
+        *(f"| {name} | {ms:.2f} | {ms / process_ms:.0%} |" for name, ms in serial),
+        "",
+        "| background stage | ms a frame, summed | threads a process | busy share |",
+        "| --- | ---: | ---: | ---: |",
+        *(
+            f"| {name} | {ms:.2f} | {threads} | {ms / (threads * process_ms):.0%} |"
+            for name, ms, threads in background
+        ),
+        "",
     ]
-    for name, ms, threads in rows:
-        mark = "bound" if name == bound else ""
-        lines.append(f"| {name} | {ms:.2f} | {threads} | {capacity[name]:.0f} | {mark} |")
+    if render >= 0.8 * process_ms:
+        lines.append("bound: the model")
+    else:
+        busiest = max(background, key=lambda row: row[1] / row[2])[0]
+        lines.append(f"bound: the work around the model (its busiest thread stage: {busiest})")
     return "\n".join(lines)
 
 
@@ -260,7 +273,7 @@ def main() -> None:
         f"| {run.clips / run.wall_s:.2f} | {fps:.1f} | {gpu} | {run.cpu_cores_busy:.1f} of "
         f"{os.cpu_count()} | {fps / max(run.cpu_cores_busy, 1e-9):.0f} |\n"
     )
-    print(bound_table(run, args.encode_threads, args.concurrency))
+    print(stage_tables(run, args.encode_threads, args.concurrency))
 
 
 if __name__ == "__main__":
