@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16, help="RENDER_FRAME_BATCH_SIZE")
     parser.add_argument(
-        "--first-batches", default="0,4", help="RENDER_FIRST_BATCH_SIZE values (0: full)"
+        "--first-batches", default="0,1,2", help="RENDER_FIRST_BATCH_SIZE values (0: full)"
     )
     parser.add_argument("--mock-frame-delay", type=float, default=0.0, help="mock s/frame")
     parser.add_argument("--duration-ms", type=int, default=2000)

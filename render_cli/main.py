@@ -59,7 +59,13 @@ def stream(
 def worker(
     renderer: Annotated[str | None, typer.Option(help="mock or liveportrait.")] = None,
     queues: Annotated[str | None, typer.Option(help="Comma-separated queues.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Pool processes (1 per GPU).")] = 1,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            help="Pool processes (per GPU with --all-gpus). LivePortrait: 2 on one GPU "
+            "render one clip while the other's last frames are encoded."
+        ),
+    ] = 1,
     name: Annotated[str | None, typer.Option(help="Node name, e.g. gpu0.")] = None,
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
     check: Annotated[
@@ -87,6 +93,7 @@ def worker(
     if all_gpus:
         # Each child runs this command again, pinned to its card, so only flags travel.
         flags = ["--renderer", "liveportrait", "--device", "cuda:0", "--loglevel", loglevel]
+        flags += ["--concurrency", str(concurrency)]
         flags += ["--queues", queues] if queues else []
         flags += ["--precision", precision] if precision else []
         from workers.gpu_fleet import run_gpu_fleet

