@@ -112,6 +112,7 @@ def measure(stack: Stack, args: argparse.Namespace, first_batch: int) -> list[Ru
                 "fps": args.fps,
                 "size": args.size,
                 "outputs": ["frames", "mp4"],
+                "cache": False,  # every run renders: a hit would be no measurement
             }
             one_run(stack, client, body, viewer=True)  # warm-up: a cold source, connections
             # Alternate: a viewer's encoding and decoding share this host's CPU with the

@@ -68,7 +68,8 @@ def run_jobs(
         character_id = registered.json()["id"]
         for index, emotion in enumerate(emotions):
             label = f"{index}-{emotion}" + ("-cold-source" if index == 0 else "")
-            body = {"character_id": character_id, "emotion": emotion, **clip}
+            # Uncached: each job renders, a repeated emotion too.
+            body = {"character_id": character_id, "emotion": emotion, "cache": False, **clip}
             response = client.post("/v1/renders", json=body)
             response.raise_for_status()
             job = wait_for_job(client, response.json()["id"], timeout_s=600)
