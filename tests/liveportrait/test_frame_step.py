@@ -116,9 +116,10 @@ def test_a_source_of_the_other_precision_is_cast_not_refused(
 def test_compiled_graph_step_matches_the_eager_step(
     synthetic_weights_dir: Path, tmp_path: Path
 ) -> None:
-    """The worker's setup compiles and captures both crop sides at batches 8 and 2; clips
-    of 11, 6 and 3 frames (padded pieces of both sizes) and a second portrait (new graph
-    inputs) come out as the eager step renders them, up to float16 rounding."""
+    """The worker's setup compiles and captures both crop sides at batches 8 and 2 and the
+    one-frame first batch; clips of 11, 6 and 3 frames (padded pieces of those sizes) and a
+    second portrait (new graph inputs) come out as the eager step renders them, up to
+    float16 rounding."""
     settings = Settings(
         renderer="liveportrait",
         weights_dir=synthetic_weights_dir,
@@ -130,7 +131,7 @@ def test_compiled_graph_step_matches_the_eager_step(
     renderer = LivePortraitRenderer(settings, LocalStore(tmp_path))
     renderer.setup()
     step = renderer.frame_step
-    assert step.mode == "compiled CUDA graphs x8/2"
+    assert step.mode == "compiled CUDA graphs x8/2/1"
     model = renderer.model
     eager = FrameStep(
         model, StepOptions(half_precision=True, batch=8, compile=False, cuda_graphs=False)
