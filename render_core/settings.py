@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     )
     frame_batch_size: int = Field(16, ge=1, le=256, description="Frames rendered per batch.")
     first_batch_size: int = Field(
-        1,
+        2,
         ge=0,
         le=256,
         description="Frames in a clip's first batch, so its first frames are stored sooner "

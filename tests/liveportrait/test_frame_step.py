@@ -126,6 +126,7 @@ def test_compiled_graph_step_matches_the_eager_step(
         device="cuda:0",
         precision="fp16",
         frame_batch_size=8,
+        first_batch_size=1,
         storage_url=tmp_path.as_uri(),
     )
     renderer = LivePortraitRenderer(settings, LocalStore(tmp_path))
