@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from producer_api.driving_videos import DrivingVideo
 from producer_api.services import ApiServices
 from render_core import cache_keys, keys
 from render_core.cache_guards import FollowGuard, Guards, HitGuard, LeadGuard
@@ -23,6 +24,7 @@ from render_core.errors import NotFound
 from render_core.render_cache import CacheSource, RenderCache, flight_key
 from render_core.schema import (
     CacheResult,
+    Character,
     JobRecord,
     JobStatus,
     Priority,
@@ -61,39 +63,29 @@ def new_records(
     ]
 
 
-class _Inputs:
-    """What the ids of a submission's requests name, read once per id."""
+@dataclass(frozen=True)
+class Known:
+    """What the submission read before planning: the characters and driving videos its
+    requests name (the tenant's own), and the renderer a worker announced last."""
 
-    def __init__(self, services: ApiServices, tenant: str) -> None:
-        self.services = services
-        self.tenant = tenant
-        self.known: dict[tuple[str, str], dict[str, Any]] = {}
+    characters: dict[str, Character]
+    videos: dict[str, DrivingVideo]
+    renderer: str | None
 
-    def of(self, request: RenderRequest) -> dict[str, Any]:
-        inputs = dict(self._character(request.character_id))
+    def inputs(self, request: RenderRequest) -> dict[str, Any]:
+        """The content of the request's inputs, as its cache key takes them."""
+        character = self.characters[request.character_id]
+        face = character.face.model_dump(mode="json") if character.face else None
+        inputs: dict[str, Any] = {"portrait": character.portrait_sha256, "face": face}
         if request.driving_video_id:
-            inputs.update(self._video(request.driving_video_id))
+            video = self.videos[request.driving_video_id]
+            video_face = video.face.model_dump(mode="json") if video.face else None
+            inputs.update({"driving_video": video.video_sha256, "driving_face": video_face})
         return inputs
 
-    def _character(self, character_id: str) -> dict[str, Any]:
-        if ("character", character_id) not in self.known:
-            character = self.services.characters.get_for_tenant(self.tenant, character_id)
-            face = character.face.model_dump(mode="json") if character.face else None
-            self.known[("character", character_id)] = {
-                "portrait": character.portrait_sha256,
-                "face": face,
-            }
-        return self.known[("character", character_id)]
 
-    def _video(self, video_id: str) -> dict[str, Any]:
-        if ("video", video_id) not in self.known:
-            video = self.services.driving_videos.get_for_tenant(self.tenant, video_id)
-            face = video.face.model_dump(mode="json") if video.face else None
-            self.known[("video", video_id)] = {
-                "driving_video": video.video_sha256,
-                "driving_face": face,
-            }
-        return self.known[("video", video_id)]
+def uses_cache(services: ApiServices, request: RenderRequest) -> bool:
+    return services.settings.cache and request.cache
 
 
 def _as_hit(services: ApiServices, record: JobRecord, source: CacheSource) -> JobRecord | None:
@@ -119,21 +111,26 @@ def _as_hit(services: ApiServices, record: JobRecord, source: CacheSource) -> Jo
 
 
 def plan(
-    services: ApiServices, tenant: str, records: list[JobRecord], use_cache: bool = True
+    services: ApiServices,
+    tenant: str,
+    records: list[JobRecord],
+    known: Known,
+    use_cache: bool = True,
 ) -> Plan:
     """Decide each job's way against the cache (reads, and a hit's manifest written);
     ``use_cache`` False plans plain jobs (a submission that kept racing)."""
+    if not (use_cache and any(uses_cache(services, r.request) for r in records)):
+        return Plan(originals=records, records=list(records))  # nothing to decide
     cache = RenderCache(services.redis)
-    renderer = cache.current_renderer()
+    renderer = known.renderer
     result = Plan(originals=records, records=[])
     leaders: dict[tuple[str, Priority], str] = {}  # leaders within this submission
-    inputs = _Inputs(services, tenant)
     for original in records:
         record = original.model_copy(deep=True)
-        if not (use_cache and services.settings.cache and record.request.cache):
+        if not uses_cache(services, record.request):
             result.records.append(record)
             continue
-        key = cache_keys.request_key(tenant, inputs.of(record.request), record.request)
+        key = cache_keys.request_key(tenant, known.inputs(record.request), record.request)
         record.cache_key = key
         priority = record.request.priority
         flight = flight_key(key, priority)

@@ -12,10 +12,10 @@ cannot both win and no event is lost or invented. Lists and counts of many jobs 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import redis
 
@@ -211,15 +211,16 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
             guard.write(writes, {r.id: float(s) for r, s in zip(records, scores, strict=True)})
         return writes
 
-    def active_count(self, tenant: str) -> int:
-        """The tenant's jobs queued or running (what its queue cap counts)."""
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for status in CAPPED:
-                pipe.zcard(tenant_index(tenant, status))
-            return sum(int(n) for n in pipe.execute())
-        except redis.RedisError as exc:
-            raise self.unavailable(exc) from exc
+    @staticmethod
+    def read_active(pipe: redis.client.Pipeline, tenant: str) -> None:
+        """Queue on ``pipe`` the count of the tenant's jobs queued or running (what its queue
+        cap counts); ``active_from`` takes the answers."""
+        for status in CAPPED:
+            pipe.zcard(tenant_index(tenant, status))
+
+    @staticmethod
+    def active_from(answers: Iterator[Any]) -> int:
+        return sum(int(next(answers)) for _ in CAPPED)
 
     def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
         """The records of ``job_ids`` in order; None for one that does not exist."""

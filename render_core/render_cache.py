@@ -176,9 +176,6 @@ class RenderCache:
         """A worker set up this renderer: the API may serve hits rendered by it."""
         self.redis.set(CURRENT_RENDERER_KEY, renderer_key)
 
-    def current_renderer(self) -> str | None:
-        return cast("str | None", self.redis.get(CURRENT_RENDERER_KEY))
-
     def source(self, cache_key: str, renderer_key: str) -> CacheSource | None:
         raw = cast("str | None", self.redis.hget(entry_key(cache_key), renderer_key))
         return None if raw is None else CacheSource.model_validate_json(raw)
