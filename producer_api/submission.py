@@ -186,7 +186,9 @@ def _create(
         raise
     if stored is None:
         return None
-    services.dispatcher.top_up()
+    services.dispatcher.top_up(
+        {r.request.priority for r in stored.queued if r.id not in stored.held}
+    )
     views = []
     for record in stored.records:
         place = places.get(record.id)
