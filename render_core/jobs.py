@@ -70,6 +70,9 @@ __all__ = [
 # job time or so: it is the workers, not a clock, that make room).
 CAPPED = (JobStatus.queued, JobStatus.running)
 QUEUE_FULL_RETRY_S = 5.0
+# Creations of one tenant overtaken by another of its creations in a row, before the jobs
+# are stored without keeping the tenant's order.
+MAX_LATE = 5
 
 
 def _creation_events(record: JobRecord) -> list[NewEvent]:
@@ -148,6 +151,7 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         tenants = {record.tenant for record in records}
         adding = sum(record.status == JobStatus.queued for record in records)
         watched = list(guard.keys) if guard else []
+        late = 0
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
@@ -164,7 +168,8 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
                             else [],
                             adding=adding,
                             max=max_queued or 0,
-                            ordered=[tenant_index(t) for t in tenants],
+                            # a sequence behind the index (reset by hand) is not waited out
+                            ordered=[tenant_index(t) for t in tenants] if late < MAX_LATE else [],
                             first=scores[0],
                         )
                         writes = self._creation_writes(records, raws, scores, held, guard)
@@ -181,6 +186,7 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
                         continue
                     if outcome.status != "late":  # another of the tenant's came first
                         break
+                    late += 1
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
         if outcome.status == "full":
