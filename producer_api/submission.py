@@ -224,6 +224,16 @@ def _fail(services: ApiServices, records: list[JobRecord], why: str) -> None:
             log.warning("job %s not failed: %s", record.id, exc)
 
 
+def _jobs_of(services: ApiServices, tenant: str, job_ids: list[str]) -> list[JobRecord]:
+    """The tenant's jobs, read in one round trip (a replayed batch's hundred included)."""
+    records = []
+    for job_id, record in zip(job_ids, services.jobs.get_many(job_ids), strict=True):
+        if record is None or record.tenant != tenant:
+            raise services.jobs.not_found(job_id)
+        records.append(record)
+    return records
+
+
 def current_views(services: ApiServices, records: list[JobRecord]) -> list[JobView]:
     """The jobs, each with its place in line while it is still waiting (one snapshot of the
     lines for all of them)."""
@@ -261,7 +271,7 @@ def _make(
     # Made by an earlier try, or meanwhile by a request this one outran: queued ones wait
     # in their tenant's fair queue, so only the replicas are left to wait for.
     _replicate(services, [], fence)
-    records = [services.jobs.get_for_tenant(tenant, job_id) for job_id in job_ids]
+    records = _jobs_of(services, tenant, job_ids)
     return current_views(services, records)
 
 
@@ -283,7 +293,7 @@ def submit(
     keys = services.idempotency
     claim = keys.claim(tenant, idempotency_key, fingerprint, len(requests))
     if claim.done:
-        records = [services.jobs.get_for_tenant(tenant, job_id) for job_id in claim.job_ids]
+        records = _jobs_of(services, tenant, claim.job_ids)
         return current_views(services, records)
     try:
         fence = keys.fence(tenant, idempotency_key, claim)
