@@ -7,6 +7,13 @@ the cost of our API and job store shows as a ratio.
 
     .venv/bin/python -m benchmarks.queue_load --jobs 1000
     .venv/bin/python -m benchmarks.queue_load --jobs 1000 --replica   # WAIT 1 before 202
+    .venv/bin/python -m benchmarks.queue_load --jobs 1000 --rate 100  # open loop
+
+By default the client threads submit as fast as answers come back (closed loop), which
+measures the most the API accepts. ``--rate N`` is an open loop: request ``i`` is due at
+``i / N`` seconds whether or not earlier ones were answered, as independent clients
+would send them, and its latency counts from that due time, so a slow answer that holds
+back the requests behind it shows in their latency too (no coordinated omission).
 
 ``--replica`` adds a replica of that Redis and makes the API wait for it (``WAIT 1``)
 before each 202, as it does behind sentinels: the difference is the cost of that wait.
@@ -44,6 +51,7 @@ JOB = {
     "cache": False,
 }
 CLI = [sys.executable, "-m", "render_cli"]
+WARM_UP_JOBS = 8
 
 
 @dataclass
@@ -55,6 +63,7 @@ class LoadResult:
     enqueue_ms: list[float]
     end_to_end_ms: list[float]
     raw_send_per_s: float
+    rate: float | None = None  # requests a second of an open loop; None: closed loop
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -84,7 +93,13 @@ def raw_send_rate(settings: Settings, count: int) -> float:
 
 
 def run_load(
-    jobs: int, concurrency: int, workers: int, api_workers: int, root: Path, replica: bool = False
+    jobs: int,
+    concurrency: int,
+    workers: int,
+    api_workers: int,
+    root: Path,
+    replica: bool = False,
+    rate: float | None = None,
 ) -> LoadResult:
     with contextlib.ExitStack() as servers:
         redis_server = servers.enter_context(
@@ -118,7 +133,8 @@ def run_load(
         api_args = [*CLI, "api", "--port", str(port), "--workers", str(api_workers)]
         children.append(ManagedProcess(api_args, env, root / "api.log"))
         try:
-            return _measure(api_url, Settings(**values), jobs, concurrency)  # type: ignore[arg-type]
+            settings = Settings(**values)  # type: ignore[arg-type]
+            return _measure(api_url, settings, jobs, concurrency, rate)
         finally:
             for child in children:
                 child.stop()
@@ -131,24 +147,39 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> LoadResult:
+def _measure(
+    api_url: str, settings: Settings, jobs: int, concurrency: int, rate: float | None
+) -> LoadResult:
     wait_until(lambda: _ready(api_url), 60, "API ready")
     with httpx.Client(base_url=api_url, timeout=60) as client:
         character = client.post(
             "/v1/characters", files={"portrait": ("a.png", SAMPLE.read_bytes())}
         ).json()
         body = {"character_id": character["id"], **JOB}
-        client.post("/v1/renders", json=body).raise_for_status()  # warm every path once
+        # Warm every path of every API process (its first dispatch opens its broker
+        # connection) and open the client's connections: what follows is the steady state.
+        with ThreadPoolExecutor(max_workers=WARM_UP_JOBS) as pool:
+            warm_up = range(WARM_UP_JOBS)
+            for answer in pool.map(lambda _: client.post("/v1/renders", json=body), warm_up):
+                answer.raise_for_status()
         store = JobStore.from_settings(settings)
-        wait_until(lambda: store.index.count(JobStatus.succeeded) == 1, 60, "warm-up job")
 
-        def submit(_: int) -> tuple[str, float]:
-            started = time.perf_counter()
-            response = client.post("/v1/renders", json=body)
-            response.raise_for_status()
-            return str(response.json()["id"]), (time.perf_counter() - started) * 1000
+        def warm() -> bool:
+            return store.index.count(JobStatus.succeeded) == WARM_UP_JOBS
+
+        wait_until(warm, 60, "warm-up jobs")
 
         started = time.perf_counter()
+
+        def submit(index: int) -> tuple[str, float]:
+            sent = time.perf_counter()
+            if rate is not None:  # open loop: due at its slot, late or not
+                sent = started + index / rate
+                time.sleep(max(0.0, sent - time.perf_counter()))
+            response = client.post("/v1/renders", json=body)
+            response.raise_for_status()
+            return str(response.json()["id"]), (time.perf_counter() - sent) * 1000
+
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             submitted = list(pool.map(submit, range(jobs)))
         submit_s = time.perf_counter() - started
@@ -159,7 +190,7 @@ def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> L
                 store.index.count(s)
                 for s in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
             )
-            return done >= jobs + 1
+            return done >= jobs + WARM_UP_JOBS
 
         wait_until(all_finished, 1800, f"{jobs} jobs finishing", poll_s=0.2)
         wall = time.perf_counter() - started
@@ -175,6 +206,7 @@ def _measure(api_url: str, settings: Settings, jobs: int, concurrency: int) -> L
         enqueue_ms=[latency for _, latency in submitted],
         end_to_end_ms=end_to_end,
         raw_send_per_s=raw_send_rate(settings, max(jobs, 1000)),
+        rate=rate,
     )
 
 
@@ -182,10 +214,14 @@ def table(result: LoadResult) -> str:
     rate = result.jobs / result.wall_s
     api_rate = result.jobs / result.submit_s
     enqueue, e2e = result.enqueue_ms, result.end_to_end_ms
+    if result.rate is None:
+        accepted = ("API enqueue rate", f"{api_rate:.0f} jobs/s ({result.submit_s:.1f} s)")
+    else:
+        accepted = ("open loop: offered / answered", f"{result.rate:g} / {api_rate:.0f} req/s")
     rows = [
         ("jobs submitted / succeeded", f"{result.jobs} / {result.succeeded}"),
         ("throughput, submit to last finish", f"{rate:.1f} jobs/s ({result.wall_s:.1f} s)"),
-        ("API enqueue rate", f"{api_rate:.0f} jobs/s ({result.submit_s:.1f} s)"),
+        accepted,
         (
             "enqueue latency p50 / p99",
             f"{percentile(enqueue, 50):.1f} / {percentile(enqueue, 99):.1f} ms",
@@ -195,8 +231,9 @@ def table(result: LoadResult) -> str:
             f"{percentile(e2e, 50):.0f} / {percentile(e2e, 99):.0f} ms",
         ),
         ("raw Celery send_task rate", f"{result.raw_send_per_s:.0f} msgs/s"),
-        ("raw send_task / API enqueue", f"{result.raw_send_per_s / api_rate:.1f}x"),
     ]
+    if result.rate is None:  # an open loop's API rate is the offered one: no ratio to read
+        rows.append(("API enqueue / raw send_task", f"{api_rate / result.raw_send_per_s:.2f}x"))
     lines = ["| measure | value |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in rows)]
     return "\n".join(lines)
 
@@ -210,10 +247,19 @@ def main(argv: list[str] | None = None) -> LoadResult:
     parser.add_argument(
         "--replica", action="store_true", help="a replica, and WAIT 1 before each 202"
     )
+    parser.add_argument(
+        "--rate", type=float, help="open loop: requests a second, on a fixed schedule"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="queue-load-") as root:
         result = run_load(
-            args.jobs, args.concurrency, args.workers, args.api_workers, Path(root), args.replica
+            args.jobs,
+            args.concurrency,
+            args.workers,
+            args.api_workers,
+            Path(root),
+            args.replica,
+            args.rate,
         )
     print(table(result))
     return result

@@ -11,25 +11,26 @@ priority, the wait is the time for the slots to work through the jobs ahead. Unk
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import redis
 
 from render_core import fair_queue
 from render_core.errors import Overloaded
-from render_core.heartbeats import live_slots
+from render_core.heartbeats import read_live_slots
 from render_core.job_index import status_index
-from render_core.job_times import recent_job_seconds
+from render_core.job_times import durations_from, read_durations, recent_job_seconds
 from render_core.queue import queue_name
-from render_core.queue_depth import queue_depths
+from render_core.queue_depth import depths_from, read_depths
 from render_core.schema import JobRecord, JobStatus, Priority, RenderRequest
 from render_core.settings import Settings
 
 # Longest broker list searched for a job's message (the broker is kept short, so this
 # is only reached when dispatch is unbounded).
 MAX_BROKER_SCAN = 1000
+LINE_ORDER = (Priority.interactive, Priority.batch)
 
 
 @dataclass(frozen=True)
@@ -73,37 +74,61 @@ class Admission:
         self.settings = settings
         self.weights = {name: limits.weight for name, limits in settings.limits_by_tenant.items()}
 
-    def lines(self) -> dict[Priority, Line]:
+    def read_lines(self, pipe: redis.client.Pipeline) -> None:
+        """Queue on ``pipe`` every read ``lines_from`` needs (so a caller's other reads go in
+        the same round trip)."""
+        queues = self._queues()
+        read_depths(pipe, list(queues.values()))
+        pipe.zcard(status_index(JobStatus.running))
+        for priority in LINE_ORDER:
+            fair_queue.read_state(pipe, priority)
+            read_live_slots(pipe, queues[priority])
+        read_durations(pipe)
+
+    def lines_from(self, answers: Iterator[Any]) -> dict[Priority, Line]:
         """Both priorities, interactive first: the batch line counts interactive as ahead."""
-        queues = {p: queue_name(self.settings, p) for p in Priority}
-        depths = queue_depths(self.redis, list(queues.values()))
-        running = int(self.redis.zcard(status_index(JobStatus.running)))
+        queues = self._queues()
+        depths = depths_from(answers, list(queues.values()))
+        running = int(next(answers))
+        read = {p: (fair_queue.state_from(answers, p), int(next(answers))) for p in LINE_ORDER}
+        durations = durations_from(answers)
         lines: dict[Priority, Line] = {}
         higher = 0
-        for priority in (Priority.interactive, Priority.batch):
-            state = fair_queue.read_state(self.redis, priority)
+        for priority in LINE_ORDER:
+            state, slots = read[priority]
             line = Line(
                 priority=priority,
                 fair=state,
                 broker=depths[queues[priority]],
                 higher=higher,
-                slots=live_slots(self.redis, queues[priority]),
+                slots=slots,
                 running=running,
-                job_s=recent_job_seconds(self.redis, priority),
+                job_s=recent_job_seconds(durations, priority),
             )
             lines[priority] = line
             higher += line.broker + state.sending + state.waiting
         return lines
+
+    def lines(self) -> dict[Priority, Line]:
+        """Both lines as they stand, read in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        self.read_lines(pipe)
+        return self.lines_from(iter(pipe.execute()))
+
+    def _queues(self) -> dict[Priority, str]:
+        return {p: queue_name(self.settings, p) for p in Priority}
 
     def _fair_place(self, line: Line, tenant: str, rank: int) -> Place:
         ahead = line.higher + line.broker + line.fair.sending
         ahead += line.fair.served_before(tenant, rank, self.weights)
         return Place(ahead, line.wait_s(ahead))
 
-    def admit(self, tenant: str, requests: Sequence[RenderRequest]) -> list[Place]:
-        """Where new jobs would stand; ``Overloaded`` when an interactive one would wait
-        longer than ``RENDER_MAX_INTERACTIVE_WAIT_S`` (the whole submission is refused)."""
-        lines = self.lines()
+    def admit(
+        self, tenant: str, requests: Sequence[RenderRequest], lines: dict[Priority, Line]
+    ) -> list[Place]:
+        """Where new jobs would stand in ``lines``; ``Overloaded`` when an interactive one
+        would wait longer than ``RENDER_MAX_INTERACTIVE_WAIT_S`` (the whole submission is
+        refused)."""
         joined = {p: _waiting_of(lines[p].fair, tenant) for p in Priority}
         places = []
         for request in requests:

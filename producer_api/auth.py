@@ -32,7 +32,7 @@ bearer = HTTPBearer(
 )
 
 
-def current_tenant(
+async def current_tenant(
     services: Services,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
@@ -50,7 +50,7 @@ def current_tenant(
 Tenant = Annotated[str, Depends(current_tenant)]
 
 
-def optional_tenant(services: Services, request: Request) -> str | None:
+async def optional_tenant(services: Services, request: Request) -> str | None:
     """The caller's tenant when it sent a valid key (or auth is off); None otherwise. For
     routes open to everyone that say more to a known caller (``/readyz``); read from the
     header directly, so the route's document still says it needs no key."""

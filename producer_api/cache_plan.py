@@ -13,19 +13,29 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import redis
+
+from producer_api.driving_videos import DrivingVideo
 from producer_api.services import ApiServices
 from render_core import cache_keys, keys
 from render_core.cache_guards import FollowGuard, Guards, HitGuard, LeadGuard
 from render_core.cache_hits import write_hit_manifest
 from render_core.errors import NotFound
-from render_core.render_cache import CacheSource, RenderCache, flight_key
+from render_core.render_cache import (
+    CacheSource,
+    entry_key,
+    flight_key,
+    job_key,
+    retiring_key,
+    usable_record,
+)
 from render_core.schema import (
     CacheResult,
+    Character,
     JobRecord,
     JobStatus,
-    Priority,
     RenderRequest,
     utc_now,
 )
@@ -61,45 +71,36 @@ def new_records(
     ]
 
 
-class _Inputs:
-    """What the ids of a submission's requests name, read once per id."""
+@dataclass(frozen=True)
+class Known:
+    """What the submission read before planning: the characters and driving videos its
+    requests name (the tenant's own), and the renderer a worker announced last."""
 
-    def __init__(self, services: ApiServices, tenant: str) -> None:
-        self.services = services
-        self.tenant = tenant
-        self.known: dict[tuple[str, str], dict[str, Any]] = {}
+    characters: dict[str, Character]
+    videos: dict[str, DrivingVideo]
+    renderer: str | None
 
-    def of(self, request: RenderRequest) -> dict[str, Any]:
-        inputs = dict(self._character(request.character_id))
+    def inputs(self, request: RenderRequest) -> dict[str, Any]:
+        """The content of the request's inputs, as its cache key takes them."""
+        character = self.characters[request.character_id]
+        face = character.face.model_dump(mode="json") if character.face else None
+        inputs: dict[str, Any] = {"portrait": character.portrait_sha256, "face": face}
         if request.driving_video_id:
-            inputs.update(self._video(request.driving_video_id))
+            video = self.videos[request.driving_video_id]
+            video_face = video.face.model_dump(mode="json") if video.face else None
+            inputs.update({"driving_video": video.video_sha256, "driving_face": video_face})
         return inputs
 
-    def _character(self, character_id: str) -> dict[str, Any]:
-        if ("character", character_id) not in self.known:
-            character = self.services.characters.get_for_tenant(self.tenant, character_id)
-            face = character.face.model_dump(mode="json") if character.face else None
-            self.known[("character", character_id)] = {
-                "portrait": character.portrait_sha256,
-                "face": face,
-            }
-        return self.known[("character", character_id)]
 
-    def _video(self, video_id: str) -> dict[str, Any]:
-        if ("video", video_id) not in self.known:
-            video = self.services.driving_videos.get_for_tenant(self.tenant, video_id)
-            face = video.face.model_dump(mode="json") if video.face else None
-            self.known[("video", video_id)] = {
-                "driving_video": video.video_sha256,
-                "driving_face": face,
-            }
-        return self.known[("video", video_id)]
+def uses_cache(services: ApiServices, request: RenderRequest) -> bool:
+    return services.settings.cache and request.cache
 
 
-def _as_hit(services: ApiServices, record: JobRecord, source: CacheSource) -> JobRecord | None:
-    """The job as a hit of ``source``, its manifest written; None when the source's
-    manifest cannot be found (not a usable source after all)."""
-    rendered = services.jobs.get(source.job_id)
+def _as_hit(
+    services: ApiServices, record: JobRecord, source: CacheSource, rendered: JobRecord
+) -> JobRecord | None:
+    """The job as a hit of ``source`` (whose record is ``rendered``), its manifest written;
+    None when the source's manifest cannot be found (not a usable source after all)."""
     now = utc_now()
     try:
         manifest_key = write_hit_manifest(services.store, record, source, attempt=0)
@@ -118,38 +119,90 @@ def _as_hit(services: ApiServices, record: JobRecord, source: CacheSource) -> Jo
     return hit
 
 
+@dataclass
+class _Lookups:
+    """What the cache holds for a submission's keys, read in two round trips (whatever the
+    number of jobs): the entries and flights, then the entries' sources."""
+
+    sources: dict[str, tuple[CacheSource, JobRecord]]  # cache key -> usable source
+    flights: dict[str, str | None]  # flight key -> its leader
+
+    @classmethod
+    def read(
+        cls, client: redis.Redis, keys: list[str], flights: list[str], renderer: str | None
+    ) -> _Lookups:
+        looked_up = keys if renderer is not None else []  # no renderer yet: no entries
+        pipe = client.pipeline(transaction=False)
+        for key in looked_up:
+            pipe.hget(entry_key(key), renderer or "")
+        for flight in flights:
+            pipe.get(flight)
+        answers = iter(pipe.execute())
+        entries = {
+            key: CacheSource.model_validate_json(raw)
+            for key in looked_up
+            if (raw := next(answers)) is not None
+        }
+        leaders = {flight: cast("str | None", next(answers)) for flight in flights}
+        jobs = list(dict.fromkeys(source.job_id for source in entries.values()))
+        for job in jobs:
+            pipe.get(job_key(job))
+            pipe.exists(retiring_key(job))
+        found = iter(pipe.execute() if jobs else [])
+        usable = {job: usable_record(next(found), bool(next(found))) for job in jobs}
+        sources = {
+            key: (source, rendered)
+            for key, source in entries.items()
+            if (rendered := usable[source.job_id]) is not None
+        }
+        return cls(sources, leaders)
+
+
 def plan(
-    services: ApiServices, tenant: str, records: list[JobRecord], use_cache: bool = True
+    services: ApiServices,
+    tenant: str,
+    records: list[JobRecord],
+    known: Known,
+    use_cache: bool = True,
 ) -> Plan:
     """Decide each job's way against the cache (reads, and a hit's manifest written);
     ``use_cache`` False plans plain jobs (a submission that kept racing)."""
-    cache = RenderCache(services.redis)
-    renderer = cache.current_renderer()
+    if not (use_cache and any(uses_cache(services, r.request) for r in records)):
+        return Plan(originals=records, records=list(records))  # nothing to decide
+    keys = {
+        r.id: cache_keys.request_key(tenant, known.inputs(r.request), r.request)
+        for r in records
+        if uses_cache(services, r.request)
+    }
+    flights = {r.id: flight_key(keys[r.id], r.request.priority) for r in records if r.id in keys}
+    lookups = _Lookups.read(
+        services.redis,
+        list(dict.fromkeys(keys.values())),
+        list(dict.fromkeys(flights.values())),
+        known.renderer,
+    )
     result = Plan(originals=records, records=[])
-    leaders: dict[tuple[str, Priority], str] = {}  # leaders within this submission
-    inputs = _Inputs(services, tenant)
+    leaders: dict[str, str] = {}  # flight key -> leader within this submission
     for original in records:
         record = original.model_copy(deep=True)
-        if not (use_cache and services.settings.cache and record.request.cache):
+        if record.id not in keys:
             result.records.append(record)
             continue
-        key = cache_keys.request_key(tenant, inputs.of(record.request), record.request)
-        record.cache_key = key
-        priority = record.request.priority
-        flight = flight_key(key, priority)
-        source = cache.usable_source(key, renderer) if renderer else None
-        hit = _as_hit(services, record, source) if source is not None else None
-        if hit is not None and source is not None:
+        record.cache_key = key = keys[record.id]
+        flight = flights[record.id]
+        found = lookups.sources.get(key)
+        hit = _as_hit(services, record, *found) if found is not None else None
+        if hit is not None and found is not None:
             record = hit
-            result.guard.items.append(HitGuard(record.id, tenant, source))
-        elif (leader := leaders.get((key, priority))) is not None:
+            result.guard.items.append(HitGuard(record.id, tenant, found[0]))
+        elif (leader := leaders.get(flight)) is not None:
             result.held.add(record.id)
             result.guard.items.append(FollowGuard(record.id, leader, flight, known=False))
-        elif (leader := cache.in_flight(key, priority)) is not None:
+        elif (leader := lookups.flights[flight]) is not None:
             result.held.add(record.id)
             result.guard.items.append(FollowGuard(record.id, leader, flight, known=True))
         else:
-            leaders[(key, priority)] = record.id
+            leaders[flight] = record.id
             result.guard.items.append(LeadGuard(record.id, flight))
         result.records.append(record)
     return result

@@ -49,7 +49,9 @@ def replicated(services: ApiServices) -> None:
     wait_for_replicas(services.redis, settings.replicas_to_wait, settings.redis_wait_timeout_ms)
 
 
-def get_services(request: Request) -> ApiServices:
+async def get_services(request: Request) -> ApiServices:
+    """Async, like every dependency that does no I/O: FastAPI runs a plain ``def``
+    dependency in its thread pool, a hand-off per request for nothing."""
     services: ApiServices = request.app.state.services
     return services
 

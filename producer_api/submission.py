@@ -1,9 +1,10 @@
 """Accepting render jobs: checks, tenant limits, admission, creation, then dispatch.
 
 Order matters. The cheap read-only checks come first (unknown characters, a queue already
-at its cap, a farm too busy for another interactive job), then the rate limiter takes its
-tokens, then the job store creates the records and their places in the tenant's fair
-queue in one MULTI, where the queue cap is checked again under WATCH. A refused
+at its cap, a farm too busy for another interactive job; all they need is read in one
+round trip), then the rate limiter takes its tokens, then the job store creates the
+records and their places in the tenant's fair queue in one script, which checks the queue
+cap again in the same atomic step. A refused
 submission creates nothing, and a batch is refused whole. Dispatch follows; it may send
 nothing (the broker is full) and that is fine: a worker's next turn sends it. Last, when
 Redis replicas are configured, the answer waits until they hold the new jobs.
@@ -17,10 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
 
 from producer_api import cache_plan
-from producer_api.admission import Place
-from producer_api.cache_plan import Plan
+from producer_api.admission import Line, Place
+from producer_api.cache_plan import Known, Plan
 from producer_api.idempotency import body_fingerprint
 from producer_api.services import ApiServices, replicated
 from render_core.errors import (
@@ -35,9 +41,10 @@ from render_core.errors import (
 )
 from render_core.job_view import JobView
 from render_core.jobs import QUEUE_FULL_RETRY_S, Fence
-from render_core.render_cache import CacheRaced
+from render_core.records import RecordT, TenantRecords
+from render_core.render_cache import CURRENT_RENDERER_KEY, CacheRaced
 from render_core.replication import NotReplicated
-from render_core.schema import JobError, JobRecord, JobStatus, RenderRequest
+from render_core.schema import JobError, JobRecord, JobStatus, Priority, RenderRequest
 from render_core.tenant_stats import count_rejection
 
 log = logging.getLogger(__name__)
@@ -57,42 +64,71 @@ REFUSED_BEFORE_STORING = frozenset(
 )
 
 
-def _check_characters(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> None:
-    for character_id in {r.character_id for r in requests}:
+@dataclass(frozen=True)
+class Snapshot:
+    """What a submission's checks read, in one round trip: the inputs its requests name,
+    the tenant's jobs queued or running, and both lines of the queue."""
+
+    known: Known
+    active: int
+    lines: dict[Priority, Line]
+
+
+def _found(
+    tenant: str, store: TenantRecords[RecordT], ids: list[str], answers: Iterator[Any], code: str
+) -> dict[str, RecordT]:
+    found = {}
+    for record_id in ids:
         try:
-            services.characters.get_for_tenant(tenant, character_id)
+            found[record_id] = store.of_tenant(tenant, record_id, next(answers))
         except NotFound as exc:
-            raise NotFound(
-                f"character {character_id} not found", code="character_not_found"
-            ) from exc
+            what = store.kind.replace("_", " ")
+            raise NotFound(f"{what} {record_id} not found", code=code) from exc
+    return found
 
 
-def _check_driving_videos(
-    services: ApiServices, tenant: str, requests: list[RenderRequest]
-) -> None:
-    for video_id in {r.driving_video_id for r in requests if r.driving_video_id}:
-        try:
-            services.driving_videos.get_for_tenant(tenant, video_id)
-        except NotFound as exc:
-            raise NotFound(
-                f"driving video {video_id} not found", code="driving_video_not_found"
-            ) from exc
+def _read(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> Snapshot:
+    """Everything the checks before the rate limiter need, read in one pipeline."""
+    character_ids = list(dict.fromkeys(r.character_id for r in requests))
+    video_ids = list(dict.fromkeys(r.driving_video_id for r in requests if r.driving_video_id))
+    pipe = services.redis.pipeline(transaction=False)
+    for character_id in character_ids:
+        pipe.get(services.characters.key(character_id))
+    for video_id in video_ids:
+        pipe.get(services.driving_videos.key(video_id))
+    services.jobs.read_active(pipe, tenant)
+    services.admission.read_lines(pipe)
+    pipe.get(CURRENT_RENDERER_KEY)
+    try:
+        answers = iter(pipe.execute())
+    except redis.RedisError as exc:
+        raise QueueUnavailable(f"job store unavailable: {exc}") from exc
+    characters = _found(tenant, services.characters, character_ids, answers, "character_not_found")
+    videos = _found(tenant, services.driving_videos, video_ids, answers, "driving_video_not_found")
+    active = services.jobs.active_from(answers)
+    lines = services.admission.lines_from(answers)
+    renderer = cast("str | None", next(answers))
+    return Snapshot(Known(characters, videos, renderer), active, lines)
 
 
-def _admit(services: ApiServices, tenant: str, queued: list[RenderRequest]) -> list[Place]:
+def _admit(
+    services: ApiServices, tenant: str, queued: list[RenderRequest], snapshot: Snapshot
+) -> list[Place]:
     """Tenant cap and global admission for the jobs that will wait; raises what refuses."""
     limits = services.settings.limits_for(tenant)
-    active = services.jobs.active_count(tenant)
+    active = snapshot.active
     if active + len(queued) > limits.queued:
         raise QueueFull(
             f"tenant {tenant} has {active} jobs queued or running; {len(queued)} more would "
             f"pass its limit of {limits.queued}",
             retry_after_s=QUEUE_FULL_RETRY_S,
         )
-    return services.admission.admit(tenant, queued)
+    return services.admission.admit(tenant, queued, snapshot.lines)
 
 
-def _store(services: ApiServices, tenant: str, planned: Plan, if_absent: bool) -> Plan | None:
+def _store(
+    services: ApiServices, tenant: str, planned: Plan, known: Known, if_absent: bool
+) -> Plan | None:
     """Create the planned jobs; a plan overtaken by a concurrent change (a source retired,
     a leader finished) is planned again, and the last try goes without the cache. None:
     with ``if_absent``, the jobs exist already (made by a request this one outran)."""
@@ -108,7 +144,9 @@ def _store(services: ApiServices, tenant: str, planned: Plan, if_absent: bool) -
         except CacheRaced:
             planned.discard(services)
             last = attempt == PLAN_ATTEMPTS - 1
-            planned = cache_plan.plan(services, tenant, planned.originals, use_cache=not last)
+            planned = cache_plan.plan(
+                services, tenant, planned.originals, known, use_cache=not last
+            )
             continue
         except BaseException:
             planned.discard(services)
@@ -128,14 +166,13 @@ def _create(
 ) -> tuple[list[JobRecord], list[JobView]] | None:
     """Check, admit and store the jobs, then dispatch what fits. ``job_ids`` (an
     idempotency key's) are created only if absent: None when they exist already."""
-    _check_characters(services, tenant, requests)
-    _check_driving_videos(services, tenant, requests)
+    snapshot = _read(services, tenant, requests)
     records = cache_plan.new_records(tenant, requests, job_ids)
-    planned = cache_plan.plan(services, tenant, records)
+    planned = cache_plan.plan(services, tenant, records, snapshot.known)
     try:
         try:
             waiting = {r.id: r.request for r in planned.queued}
-            admitted = _admit(services, tenant, list(waiting.values()))
+            admitted = _admit(services, tenant, list(waiting.values()), snapshot)
             places = dict(zip(waiting, admitted, strict=True))
             rate = services.settings.limits_for(tenant).rate
             services.rate_limiter.take(tenant, rate, len(requests))
@@ -143,13 +180,15 @@ def _create(
             planned.discard(services)
             raise
         # the exact queue cap is checked here
-        stored = _store(services, tenant, planned, if_absent=job_ids is not None)
+        stored = _store(services, tenant, planned, snapshot.known, if_absent=job_ids is not None)
     except (Throttled, Overloaded) as exc:
         count_rejection(services.redis, tenant, exc.code, len(requests))
         raise
     if stored is None:
         return None
-    services.dispatcher.top_up()
+    services.dispatcher.top_up(
+        {r.request.priority for r in stored.queued if r.id not in stored.held}
+    )
     views = []
     for record in stored.records:
         place = places.get(record.id)
@@ -183,6 +222,16 @@ def _fail(services: ApiServices, records: list[JobRecord], why: str) -> None:
             services.jobs.fail(record.id, None, error)
         except RenderServiceError as exc:  # finished meanwhile: nothing left to stop
             log.warning("job %s not failed: %s", record.id, exc)
+
+
+def _jobs_of(services: ApiServices, tenant: str, job_ids: list[str]) -> list[JobRecord]:
+    """The tenant's jobs, read in one round trip (a replayed batch's hundred included)."""
+    records = []
+    for job_id, record in zip(job_ids, services.jobs.get_many(job_ids), strict=True):
+        if record is None or record.tenant != tenant:
+            raise services.jobs.not_found(job_id)
+        records.append(record)
+    return records
 
 
 def current_views(services: ApiServices, records: list[JobRecord]) -> list[JobView]:
@@ -222,7 +271,7 @@ def _make(
     # Made by an earlier try, or meanwhile by a request this one outran: queued ones wait
     # in their tenant's fair queue, so only the replicas are left to wait for.
     _replicate(services, [], fence)
-    records = [services.jobs.get_for_tenant(tenant, job_id) for job_id in job_ids]
+    records = _jobs_of(services, tenant, job_ids)
     return current_views(services, records)
 
 
@@ -244,7 +293,7 @@ def submit(
     keys = services.idempotency
     claim = keys.claim(tenant, idempotency_key, fingerprint, len(requests))
     if claim.done:
-        records = [services.jobs.get_for_tenant(tenant, job_id) for job_id in claim.job_ids]
+        records = _jobs_of(services, tenant, claim.job_ids)
         return current_views(services, records)
     try:
         fence = keys.fence(tenant, idempotency_key, claim)

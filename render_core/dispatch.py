@@ -15,6 +15,7 @@ and the reaper sends it ``RENDER_ORPHAN_AGE_S`` later.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import redis
 from celery import Celery
@@ -55,13 +56,15 @@ class Dispatcher:
             unsent_key=UNSENT_KEY,
         )
 
-    def top_up(self) -> int:
-        """Send what fits now; returns how many messages went out. Never raises for Redis
-        or broker trouble: what was taken and not sent is the reaper's."""
+    def top_up(self, priorities: Collection[Priority] = tuple(Priority)) -> int:
+        """Send what fits now (of ``priorities``' queues: after a submission, those it added
+        to); returns how many messages went out. Never raises for Redis or broker trouble:
+        what was taken and not sent is the reaper's."""
         sent = 0
         try:
             for priority in (Priority.interactive, Priority.batch):
-                sent += self._top_up(priority)
+                if priority in priorities:
+                    sent += self._top_up(priority)
         except (redis.RedisError, NotEnqueued) as exc:
             log.warning("dispatch stopped: %s", exc)
         return sent

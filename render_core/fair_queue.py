@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import redis
 
+from render_core.heartbeats import LIVE_SLOTS_FUNCTION
 from render_core.records import PREFIX
 from render_core.schema import JobRecord, Priority
 
@@ -77,15 +78,14 @@ return 1
 
 # Takes up to the room left in the broker, lowest pass first, and marks each taken job
 # as dispatched-but-unsent (the per-priority ``sending`` set and the reaper's ``unsent``).
-DISPATCH = """
+DISPATCH = (
+    LIVE_SLOTS_FUNCTION
+    + """
 local now = tonumber(ARGV[1])
 local ahead = tonumber(ARGV[3])
 local room = tonumber(ARGV[4])
 if ahead > 0 then
-  local slots = 0
-  for _, host in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], now, '+inf')) do
-    slots = slots + (tonumber(redis.call('HGET', KEYS[7], host)) or 1)
-  end
+  local slots = live_slots(KEYS[6], KEYS[7], now)
   local waiting = redis.call('ZCARD', KEYS[4])
   for i = 8, #KEYS do waiting = waiting + redis.call('LLEN', KEYS[i]) end
   room = math.min(room, math.max(1, math.floor(slots * ahead)) - waiting)
@@ -118,6 +118,7 @@ while #taken < room do
 end
 return taken
 """
+)
 
 
 def push_keys(priority: Priority, tenant: str) -> list[str]:
@@ -232,26 +233,34 @@ class FairState:
         return ahead
 
 
-def read_state(client: redis.Redis, priority: Priority) -> FairState:
-    """The tenants in line with their passes and waiting counts, in two round trips."""
-    pipe = client.pipeline(transaction=False)
-    pipe.zrange(active_key(priority), 0, -1, withscores=True)
-    pipe.get(clock_key(priority))
-    pipe.hgetall(passes_key(priority))
-    pipe.zcard(sending_key(priority))
-    active, clock, passes, sending = pipe.execute()
-    tenants = [(str(name), float(score)) for name, score in active]
-    counts = client.pipeline(transaction=False)
-    for name, _ in tenants:
-        counts.zcard(tenant_queue_key(priority, name))
-    waiting = [int(n) for n in counts.execute()] if tenants else []
+# One priority's fair queue as it stands: each active tenant with its pass and its number
+# of waiting jobs, the clock, the passes, the taken-but-unsent count.
+# KEYS: active, clock, passes, sending; ARGV[1]: the tenant queue key prefix.
+STATE = """
+local active = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local turns = {}
+for i = 1, #active, 2 do
+  turns[#turns + 1] = {active[i], active[i + 1], redis.call('ZCARD', ARGV[1] .. active[i])}
+end
+local clock = redis.call('GET', KEYS[2]) or '0'
+return {turns, clock, redis.call('HGETALL', KEYS[3]), redis.call('ZCARD', KEYS[4])}
+"""
+
+
+def read_state(pipe: redis.client.Pipeline, priority: Priority) -> None:
+    """Queue on ``pipe`` the read of the priority's ``FairState`` (``state_from``)."""
+    keys = [active_key(priority), clock_key(priority), passes_key(priority), sending_key(priority)]
+    pipe.eval(STATE, len(keys), *keys, tenant_queue_key(priority, ""))
+
+
+def state_from(answers: Iterator[Any], priority: Priority) -> FairState:
+    turns, clock, passes, sending = next(answers)
+    flat = [str(item) for item in passes]
     return FairState(
         priority=priority,
-        turns=[
-            TenantTurn(name, score, n) for (name, score), n in zip(tenants, waiting, strict=True)
-        ],
-        clock=float(clock or 0.0),
-        passes={str(k): float(v) for k, v in dict(passes).items()},
+        turns=[TenantTurn(str(name), float(pass_), int(n)) for name, pass_, n in turns],
+        clock=float(clock),
+        passes={flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)},
         sending=int(sending),
     )
 

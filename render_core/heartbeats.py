@@ -68,13 +68,24 @@ def forget_worker(client: redis.Redis, hostname: str, queues: list[str] | None =
     pipe.execute()
 
 
-def live_slots(client: redis.Redis, queue: str) -> int:
-    """Pool processes of live workers consuming ``queue``: how many jobs run at once."""
-    hosts = cast("list[str]", client.zrangebyscore(slots_key(queue), time.time(), "+inf"))
-    if not hosts:
-        return 0
-    counts = cast("list[str | None]", client.hmget(SLOT_COUNTS_KEY, hosts))
-    return sum(int(n) if n else 1 for n in counts)
+# The pool processes of the live hosts in a queue's slot set (1 where unknown), summed;
+# a function, so that the dispatch script counts them the same way.
+LIVE_SLOTS_FUNCTION = """
+local function live_slots(slots_key, counts_key, now)
+  local slots = 0
+  for _, host in ipairs(redis.call('ZRANGEBYSCORE', slots_key, now, '+inf')) do
+    slots = slots + (tonumber(redis.call('HGET', counts_key, host)) or 1)
+  end
+  return slots
+end
+"""
+LIVE_SLOTS = LIVE_SLOTS_FUNCTION + "return live_slots(KEYS[1], KEYS[2], ARGV[1])"
+
+
+def read_live_slots(pipe: redis.client.Pipeline, queue: str) -> None:
+    """Queue on ``pipe`` the pool processes of live workers consuming ``queue``: how many
+    jobs run at once (its answer is that number)."""
+    pipe.eval(LIVE_SLOTS, 2, slots_key(queue), SLOT_COUNTS_KEY, time.time())
 
 
 def live_workers(client: redis.Redis) -> list[WorkerBeat]:

@@ -7,7 +7,8 @@ hits never ran on a worker and are not counted.
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import redis
 
@@ -31,12 +32,21 @@ def note_duration(pipe: redis.client.Pipeline, record: JobRecord) -> None:
     pipe.ltrim(key, 0, KEEP - 1)
 
 
-def recent_job_seconds(client: redis.Redis, priority: Priority) -> float | None:
+def read_durations(pipe: redis.client.Pipeline) -> None:
+    """Queue on ``pipe`` the recent figures of every priority (``durations_from``)."""
+    for priority in Priority:
+        pipe.lrange(durations_key(priority), 0, -1)
+
+
+def durations_from(answers: Iterator[Any]) -> dict[Priority, list[float]]:
+    return {priority: [float(v) for v in next(answers)] for priority in Priority}
+
+
+def recent_job_seconds(
+    durations: Mapping[Priority, list[float]], priority: Priority
+) -> float | None:
     """The mean of the last jobs of that priority, else of the other one; None before any."""
-    pipe = client.pipeline(transaction=False)
     for p in (priority, *(p for p in Priority if p != priority)):
-        pipe.lrange(durations_key(p), 0, -1)
-    for values in cast("list[list[str]]", pipe.execute()):
-        if values:
-            return sum(float(v) for v in values) / len(values)
+        if durations[p]:
+            return sum(durations[p]) / len(durations[p])
     return None

@@ -17,8 +17,6 @@ from render_core.schema import (
     RenderRequest,
 )
 
-INTERNAL_FIELDS = {"tenant", "attempt_token", "task_id", "enqueued_at", "cache_key"}
-
 
 class JobView(BaseModel):
     """The job as the API shows it: the record without internal bookkeeping."""
@@ -62,13 +60,15 @@ class JobView(BaseModel):
     def of(
         cls, record: JobRecord, position: int | None = None, estimated_start_s: float | None = None
     ) -> JobView:
-        fields = record.model_dump(exclude=INTERNAL_FIELDS)
-        return cls.model_validate(
-            {
-                **fields,
-                "queue_position": position,
-                "estimated_start_s": None
-                if estimated_start_s is None
-                else round(estimated_start_s, 1),
-            }
+        """Built from the record's own (validated) values, not validated again."""
+        return cls.model_construct(
+            **{name: getattr(record, name) for name in RECORD_FIELDS},
+            queue_position=position,
+            estimated_start_s=None if estimated_start_s is None else round(estimated_start_s, 1),
         )
+
+
+# The view's fields a record holds (all but the place in line).
+RECORD_FIELDS = tuple(
+    name for name in JobView.model_fields if name not in {"queue_position", "estimated_start_s"}
+)

@@ -12,13 +12,14 @@ cannot both win and no event is lost or invented. Lists and counts of many jobs 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import redis
 
+from render_core import job_creation
 from render_core.cache_guards import Guard
 from render_core.errors import Conflict, QueueFull
 from render_core.event_log import (
@@ -69,6 +70,9 @@ __all__ = [
 # job time or so: it is the workers, not a clock, that make room).
 CAPPED = (JobStatus.queued, JobStatus.running)
 QUEUE_FULL_RETRY_S = 5.0
+# Creations of one tenant overtaken by another of its creations in a row, before the jobs
+# are stored without keeping the tenant's order.
+MAX_LATE = 5
 
 
 def _creation_events(record: JobRecord) -> list[NewEvent]:
@@ -108,6 +112,7 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
     ) -> None:
         super().__init__(client, "job", JobRecord)
         self.index = JobIndex(client)
+        self.creation = job_creation.Creation(client)
         self.events = EventLog(events_retention_s)
 
     @classmethod
@@ -134,7 +139,8 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         With ``if_absent`` (jobs whose ids were fixed beforehand, an idempotency key's)
         nothing is written when they exist already, so the step can be repeated after a
         failure. With ``max_queued`` the tenant's jobs queued or running, the queued ones
-        here included, may not pass it (``QueueFull``); the count is read under WATCH, so
+        here included, may not pass it (``QueueFull``); the count is taken by the script
+        that writes the jobs, in the same atomic step (``render_core.job_creation``), so
         two submissions of one tenant racing in two API processes cannot both slip past
         the cap. ``held`` jobs are queued but kept out of the fair queue (cache
         followers); a job created ``succeeded`` (a cache hit) gets its queued and
@@ -142,63 +148,85 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         """
         records = list(records)
         raws = [self.dump(record) for record in records]  # each reads back, or none is stored
-        keys = [self.key(record.id) for record in records] if if_absent else []
         tenants = {record.tenant for record in records}
         adding = sum(record.status == JobStatus.queued for record in records)
-        capped = [tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else []
-        watched = [*keys, *capped, *(guard.keys if guard else [])]
+        watched = list(guard.keys) if guard else []
+        late = 0
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
                         if watched:
                             pipe.watch(*watched)  # type: ignore[no-untyped-call]
-                        if keys and pipe.exists(*keys):
-                            return False
-                        if capped:
-                            self._check_cap(pipe, tenants, adding, max_queued or 0)
                         if guard is not None:
                             guard.check(pipe)
                         scores = self.index.reserve_scores(len(records))
-                        pipe.multi()
-                        for record, raw, score in zip(records, raws, scores, strict=True):
-                            pipe.set(self.key(record.id), raw)
-                            self.index.add(pipe, record, score, dispatch=record.id not in held)
-                            self.events.append(pipe, record.tenant, _creation_events(record))
-                        if guard is not None:
-                            by_id = {
-                                r.id: float(score) for r, score in zip(records, scores, strict=True)
-                            }
-                            guard.write(pipe, by_id)
-                        pipe.execute()
-                        return True
+                        checks = job_creation.Checks(
+                            absent=[self.key(r.id) for r in records] if if_absent else [],
+                            capped=[tenant_index(t, s) for t in tenants for s in CAPPED]
+                            if max_queued
+                            else [],
+                            adding=adding,
+                            max=max_queued or 0,
+                            # a sequence behind the index (reset by hand) is not waited out
+                            ordered=[tenant_index(t) for t in tenants] if late < MAX_LATE else [],
+                            first=scores[0],
+                        )
+                        writes = self._creation_writes(records, raws, scores, held, guard)
+                        if watched:
+                            pipe.multi()
+                            self.creation.queue(pipe, checks, writes)
+                            outcome = job_creation.Outcome.of(pipe.execute()[0])
+                        else:
+                            outcome = self.creation.run(checks, writes)
                     except redis.WatchError:
                         continue
+                    except redis.exceptions.NoScriptError:
+                        self.creation.load()
+                        continue
+                    if outcome.status != "late":  # another of the tenant's came first
+                        break
+                    late += 1
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
-
-    @staticmethod
-    def _check_cap(
-        pipe: redis.client.Pipeline, tenants: set[str], adding: int, max_queued: int
-    ) -> None:
-        (tenant,) = tenants  # a submission belongs to one tenant
-        active = sum(int(pipe.zcard(tenant_index(tenant, s))) for s in CAPPED)
-        if active + adding > max_queued:
+        if outcome.status == "full":
+            (tenant,) = tenants  # a submission belongs to one tenant
             raise QueueFull(
-                f"tenant {tenant} has {active} jobs queued or running; {adding} more would "
-                f"pass its limit of {max_queued}",
+                f"tenant {tenant} has {outcome.active} jobs queued or running; {adding} more "
+                f"would pass its limit of {max_queued}",
                 retry_after_s=QUEUE_FULL_RETRY_S,
             )
+        return outcome.status == "ok"
 
-    def active_count(self, tenant: str) -> int:
-        """The tenant's jobs queued or running (what its queue cap counts)."""
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for status in CAPPED:
-                pipe.zcard(tenant_index(tenant, status))
-            return sum(int(n) for n in pipe.execute())
-        except redis.RedisError as exc:
-            raise self.unavailable(exc) from exc
+    def _creation_writes(
+        self,
+        records: list[JobRecord],
+        raws: list[str],
+        scores: list[int],
+        held: Collection[str],
+        guard: Guard | None,
+    ) -> redis.client.Pipeline:
+        """The writes of a creation, queued on a pipeline that is never run (the creation
+        script applies them)."""
+        writes = self.redis.pipeline(transaction=False)
+        for record, raw, score in zip(records, raws, scores, strict=True):
+            writes.set(self.key(record.id), raw)
+            self.index.add(writes, record, score, dispatch=record.id not in held)
+            self.events.append(writes, record.tenant, _creation_events(record))
+        if guard is not None:
+            guard.write(writes, {r.id: float(s) for r, s in zip(records, scores, strict=True)})
+        return writes
+
+    @staticmethod
+    def read_active(pipe: redis.client.Pipeline, tenant: str) -> None:
+        """Queue on ``pipe`` the count of the tenant's jobs queued or running (what its queue
+        cap counts); ``active_from`` takes the answers."""
+        for status in CAPPED:
+            pipe.zcard(tenant_index(tenant, status))
+
+    @staticmethod
+    def active_from(answers: Iterator[Any]) -> int:
+        return sum(int(next(answers)) for _ in CAPPED)
 
     def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
         """The records of ``job_ids`` in order; None for one that does not exist."""

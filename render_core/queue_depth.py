@@ -8,6 +8,9 @@ has reserved (the one it renders, retries waiting for their countdown) are not w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import redis
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 
@@ -17,12 +20,19 @@ def broker_keys(queue: str) -> list[str]:
     return [f"{queue}{Channel.sep}{step}" if step else queue for step in PRIORITY_STEPS]
 
 
-def queue_depths(client: redis.Redis, queues: list[str]) -> dict[str, int]:
-    """Messages waiting in each queue, read in one round trip."""
-    pipe = client.pipeline(transaction=False)
+def read_depths(pipe: redis.client.Pipeline, queues: list[str]) -> None:
+    """Queue on ``pipe`` the reads of ``queue_depths``; ``depths_from`` takes their answers."""
     for queue in queues:
         for key in broker_keys(queue):
             pipe.llen(key)
-    lengths = [int(n) for n in pipe.execute()]
-    steps = len(PRIORITY_STEPS)
-    return {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(queues)}
+
+
+def depths_from(answers: Iterator[Any], queues: list[str]) -> dict[str, int]:
+    return {queue: sum(int(next(answers)) for _ in PRIORITY_STEPS) for queue in queues}
+
+
+def queue_depths(client: redis.Redis, queues: list[str]) -> dict[str, int]:
+    """Messages waiting in each queue, read in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    read_depths(pipe, queues)
+    return depths_from(iter(pipe.execute()), queues)

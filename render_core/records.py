@@ -137,7 +137,18 @@ class TenantRecords(Generic[RecordT]):
 
     def get_for_tenant(self, tenant: str, record_id: str) -> RecordT:
         """Another tenant's record is answered exactly like a missing one."""
-        record = self.get(record_id)
+        try:
+            raw = self.redis.get(self.key(record_id))
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from exc
+        return self.of_tenant(tenant, record_id, raw)
+
+    def of_tenant(self, tenant: str, record_id: str, raw: str | bytes | None) -> RecordT:
+        """The value read at ``key(record_id)`` (in a caller's pipeline, say) as the tenant's
+        record: a missing one and another tenant's are both ``NotFound``."""
+        if raw is None:
+            raise self.not_found(record_id)
+        record = self.parse(record_id, raw)
         if record.tenant != tenant:
             raise self.not_found(record_id)
         return record

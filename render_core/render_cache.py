@@ -75,10 +75,18 @@ Reader = redis.Redis | redis.client.Pipeline
 def source_usable(reader: Reader, source: str) -> bool:
     """Succeeded, outputs not expired, not being retired (a pipeline reads under WATCH)."""
     raw = cast("str | None", reader.get(job_key(source)))
-    if raw is None or reader.exists(retiring_key(source)):
+    if raw is None:
         return False
+    return usable_record(raw, bool(reader.exists(retiring_key(source)))) is not None
+
+
+def usable_record(raw: str | None, retiring: bool) -> JobRecord | None:
+    """A source's record, read with whether it is retiring, when it may be taken."""
+    if raw is None or retiring:
+        return None
     record = JobRecord.model_validate_json(raw)
-    return record.status == JobStatus.succeeded and not record.outputs_expired
+    usable = record.status == JobStatus.succeeded and not record.outputs_expired
+    return record if usable else None
 
 
 # When a cacheable job ends: give up its flight, and send its followers into the fair
@@ -175,9 +183,6 @@ class RenderCache:
     def announce(self, renderer_key: str) -> None:
         """A worker set up this renderer: the API may serve hits rendered by it."""
         self.redis.set(CURRENT_RENDERER_KEY, renderer_key)
-
-    def current_renderer(self) -> str | None:
-        return cast("str | None", self.redis.get(CURRENT_RENDERER_KEY))
 
     def source(self, cache_key: str, renderer_key: str) -> CacheSource | None:
         raw = cast("str | None", self.redis.hget(entry_key(cache_key), renderer_key))

@@ -92,7 +92,9 @@ def test_the_predicted_place_is_the_dispatch_order(
     jobs.create([_record(f"a{i}", "alpha") for i in range(5)])
     jobs.create([_record(f"b{i}", "beta") for i in range(4)])
     jobs.create([_record(f"c{i}", "gamma") for i in range(2)])
-    state = fair_queue.read_state(redis_client, Priority.interactive)
+    pipe = redis_client.pipeline(transaction=False)
+    fair_queue.read_state(pipe, Priority.interactive)
+    state = fair_queue.state_from(iter(pipe.execute()), Priority.interactive)
     predicted = {}
     for record in filter(
         None, jobs.get_many([f"a{i}" for i in range(5)] + [f"b{i}" for i in range(4)])

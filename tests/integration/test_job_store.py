@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
-from render_core.errors import Conflict, NotFound, StaleAttempt
+from render_core.cache_guards import LeadGuard
+from render_core.errors import Conflict, NotFound, QueueFull, StaleAttempt
+from render_core.job_index import SEQUENCE_KEY, tenant_index
 from render_core.jobs import IllegalTransition, JobStore
 from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, RenderRequest
 
@@ -137,3 +139,41 @@ def test_listing_pages_newest_first_and_filters_by_status(jobs: JobStore) -> Non
 def test_missing_job_is_not_found(jobs: JobStore) -> None:
     with pytest.raises(NotFound):
         jobs.get("nope")
+
+
+def test_a_creation_overtaken_by_a_later_place_of_its_tenant_is_stored_after_it(
+    jobs: JobStore, redis_client: redis.Redis
+) -> None:
+    """Places are taken before the creation script runs: when another creation of the
+    tenant took a later place and was stored first, this one takes a new place, so the
+    tenant's jobs stay in the order they were stored."""
+    ahead = int(redis_client.get(SEQUENCE_KEY) or 0) + 1
+    redis_client.zadd(tenant_index("t1"), {"other": ahead})  # stored first, with our place
+    assert jobs.create([_record("a")])
+    assert float(redis_client.zscore(tenant_index("t1"), "a") or 0) > ahead
+
+
+def test_a_sequence_behind_the_tenants_jobs_does_not_stop_creation(
+    jobs: JobStore, redis_client: redis.Redis
+) -> None:
+    redis_client.zadd(tenant_index("t1"), {"restored": 10**9})  # a sequence reset by hand
+    assert jobs.create([_record("a")])
+    assert jobs.get("a").status == JobStatus.queued
+
+
+def test_the_cap_and_absence_are_checked_with_the_writes(jobs: JobStore) -> None:
+    assert jobs.create([_record("a"), _record("b")], max_queued=3)
+    with pytest.raises(QueueFull):
+        jobs.create([_record("c"), _record("d")], max_queued=3)
+    assert jobs.get_many(["c", "d"]) == [None, None]  # all or nothing
+    assert not jobs.create([_record("a")], if_absent=True)
+    assert jobs.create([_record("c")], max_queued=3, if_absent=True)
+
+
+def test_a_creation_under_watch_works_after_redis_lost_its_script(
+    jobs: JobStore, redis_client: redis.Redis
+) -> None:
+    redis_client.script_flush()  # a restart or a failover forgets loaded scripts
+    guard = LeadGuard("a", "ar:cache:flight:key:interactive")
+    assert jobs.create([_record("a")], guard=guard)
+    assert redis_client.get(guard.flight) == "a"
