@@ -75,7 +75,12 @@ class Snapshot:
 
 
 def _found(
-    tenant: str, store: TenantRecords[RecordT], ids: list[str], answers: Iterator[Any], code: str
+    tenant: str,
+    store: TenantRecords[RecordT],
+    ids: list[str],
+    answers: Iterator[Any],
+    *,
+    code: str,
 ) -> dict[str, RecordT]:
     found = {}
     for record_id in ids:
@@ -103,8 +108,12 @@ def _read(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> 
         answers = iter(pipe.execute())
     except redis.RedisError as exc:
         raise QueueUnavailable(f"job store unavailable: {exc}") from exc
-    characters = _found(tenant, services.characters, character_ids, answers, "character_not_found")
-    videos = _found(tenant, services.driving_videos, video_ids, answers, "driving_video_not_found")
+    characters = _found(
+        tenant, services.characters, character_ids, answers, code="character_not_found"
+    )
+    videos = _found(
+        tenant, services.driving_videos, video_ids, answers, code="driving_video_not_found"
+    )
     active = services.jobs.active_from(answers)
     lines = services.admission.lines_from(answers)
     renderer = cast("str | None", next(answers))
