@@ -131,6 +131,9 @@ def cancel_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
 )
 def retry_render(services: Services, tenant: Tenant, job_id: str) -> JobView:
     services.jobs.get_for_tenant(tenant, job_id)
-    services.jobs.retry(job_id, task_id=uuid.uuid4().hex)
-    services.dispatcher.top_up()  # it waits in its tenant's fair queue, at its old place
-    return current_view(services, services.jobs.get(job_id))
+    record = services.jobs.retry(job_id, task_id=uuid.uuid4().hex)
+    # The answer is the move (queued, at its old place in its tenant's fair queue), not
+    # what a worker made of it after the dispatch that follows.
+    view = current_view(services, record)
+    services.dispatcher.top_up()
+    return view
