@@ -31,12 +31,12 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.gpu_node import KEY, TENANT, NodeRun, run_clips
-from render_cli.local_redis import LocalRedis, free_port
+from benchmarks.gpu_node import NodeRun, clip_arguments, liveportrait_stack, run_clips
+from render_cli.local_redis import free_port
 from render_cli.processes import wait_until
 from render_core.jobs import JobStore
 from render_core.schema import JobStatus
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 WORKER_NAME = "gpu"
 
@@ -58,25 +58,22 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def _nvidia_smi(*query: str) -> list[str]:
+    """The rows ``nvidia-smi`` answers a CSV query with."""
+    answer = subprocess.run(
+        ["nvidia-smi", *query, "--format=csv,noheader"], capture_output=True, text=True, check=True
+    )
+    return answer.stdout.splitlines()
+
+
 def card_processes() -> dict[int, list[int]]:
     """The compute processes on each card (index → pids), as ``nvidia-smi`` lists them."""
-    uuids = subprocess.run(
-        ["nvidia-smi", "--query-gpu=index,uuid", "--format=csv,noheader"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
     index_of = {
-        uuid.strip(): int(index) for index, uuid in (row.split(",") for row in uuids.splitlines())
+        uuid.strip(): int(index)
+        for index, uuid in (row.split(",") for row in _nvidia_smi("--query-gpu=index,uuid"))
     }
-    apps = subprocess.run(
-        ["nvidia-smi", "--query-compute-apps=pid,gpu_uuid", "--format=csv,noheader"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
     cards: dict[int, list[int]] = {index: [] for index in index_of.values()}
-    for row in apps.splitlines():
+    for row in _nvidia_smi("--query-compute-apps=pid,gpu_uuid"):
         pid, uuid = (value.strip() for value in row.split(","))
         cards[index_of[uuid]].append(int(pid))
     return cards
@@ -162,22 +159,15 @@ def run_fleet(cards: str | None, count: int, args: argparse.Namespace) -> tuple[
     """One fleet on ``cards`` (None: every card) through the clips; its run and a report."""
     with contextlib.ExitStack() as resources:
         root = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="gpu-fleet-")))
-        redis_server = resources.enter_context(LocalRedis(root / "redis"))
         metrics_port = free_port()
-        stack = resources.enter_context(
-            running_stack(
-                redis_server.url,
-                root,
-                f"{TENANT}:{KEY}",
-                renderer="liveportrait",
-                weights_dir=str(args.weights),
-                device="cuda:0",
-                precision=args.precision,
-                frame_batch_size=str(args.batch),
-                worker_metrics_port=str(metrics_port),
-                worker_metrics_host="127.0.0.1",
-                log_json="false",
-            )
+        stack = liveportrait_stack(
+            resources,
+            root,
+            args.weights,
+            args,
+            device="cuda:0",
+            worker_metrics_port=str(metrics_port),
+            worker_metrics_host="127.0.0.1",
         )
         start_fleet(stack, cards, args)
         fleet = Fleet(stack, count, metrics_port)
@@ -217,13 +207,7 @@ def main() -> None:
     parser.add_argument("--gpus", help="cards to use, e.g. 0,1 (default: every card)")
     parser.add_argument("--compare", action="store_true", help="first the first card alone")
     parser.add_argument("--kill-after", type=int, default=0, help="kill a worker after N clips")
-    parser.add_argument("--weights", type=Path, help="LivePortrait weights (default: synthetic)")
-    parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
-    parser.add_argument("--clips", type=int, default=64)
-    parser.add_argument("--frames", type=int, default=50, help="frames a clip, at 25 fps")
-    parser.add_argument("--size", type=int, choices=[256, 512], default=512)
-    parser.add_argument("--batch", type=int, default=16, help="RENDER_FRAME_BATCH_SIZE")
-    parser.add_argument("--concurrency", type=int, default=1, help="pool processes a card")
+    clip_arguments(parser)
     args = parser.parse_args()
 
     from workers.gpu_fleet import count_gpus, fleet_devices

@@ -18,7 +18,7 @@ says which of them the tail waits for.
 
     python -m benchmarks.gpu_node --device cuda:0
     python -m benchmarks.gpu_node --device cuda:0 --encode-threads 14 --concurrency 2
-    python -m benchmarks.gpu_node --device cpu --size 256 --clips 2 --frames 4   # smoke run
+    python -m benchmarks.gpu_node --device cpu --size 256 --clips 2 --frames 5   # smoke run
 """
 
 from __future__ import annotations
@@ -222,19 +222,44 @@ def stage_tables(run: NodeRun, encode_threads: int, concurrency: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda:0", help="cuda:N, or cpu for a smoke run")
+def clip_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options a GPU benchmark of queued clips shares."""
     parser.add_argument("--weights", type=Path, help="LivePortrait weights (default: synthetic)")
     parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--frames", type=int, default=50, help="frames a clip, at 25 fps")
     parser.add_argument("--size", type=int, choices=[256, 512], default=512)
     parser.add_argument("--batch", type=int, default=16, help="RENDER_FRAME_BATCH_SIZE")
+    parser.add_argument("--concurrency", type=int, default=1, help="worker pool processes")
+
+
+def liveportrait_stack(
+    resources: contextlib.ExitStack, root: Path, weights: Path, args: argparse.Namespace, **env: str
+) -> Stack:
+    """Redis and a LivePortrait stack (no process started yet) for ``args``'s clips."""
+    redis_server = resources.enter_context(LocalRedis(root / "redis"))
+    return resources.enter_context(
+        running_stack(
+            redis_server.url,
+            root,
+            f"{TENANT}:{KEY}",
+            renderer="liveportrait",
+            weights_dir=str(weights),
+            precision=args.precision,
+            frame_batch_size=str(args.batch),
+            log_json="false",
+            **env,
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda:0", help="cuda:N, or cpu for a smoke run")
+    clip_arguments(parser)
     parser.add_argument(
         "--encode-threads", type=int, default=Settings().encode_threads, help="per process"
     )
-    parser.add_argument("--concurrency", type=int, default=1, help="worker pool processes")
     args = parser.parse_args()
 
     from workers.renderers.liveportrait.synthetic_weights import weights_or_synthetic
@@ -242,20 +267,13 @@ def main() -> None:
     with contextlib.ExitStack() as resources:
         root = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="gpu-node-")))
         weights = resources.enter_context(weights_or_synthetic(args.weights))
-        redis_server = resources.enter_context(LocalRedis(root / "redis"))
-        stack = resources.enter_context(
-            running_stack(
-                redis_server.url,
-                root,
-                f"{TENANT}:{KEY}",
-                renderer="liveportrait",
-                weights_dir=str(weights),
-                device=args.device,
-                precision=args.precision,
-                frame_batch_size=str(args.batch),
-                encode_threads=str(args.encode_threads),
-                log_json="false",
-            )
+        stack = liveportrait_stack(
+            resources,
+            root,
+            weights,
+            args,
+            device=args.device,
+            encode_threads=str(args.encode_threads),
         )
         stack.start_worker("gpu-node", "--concurrency", str(args.concurrency))
         stack.start_api()
