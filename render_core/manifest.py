@@ -26,6 +26,8 @@ class RendererDescription(BaseModel):
     weights_fingerprint: str | None = None
     synthetic_weights: bool = False
     device: str | None = None
+    # The worker's CPU architecture (x86_64, aarch64): fleets mix both.
+    machine: str | None = None
 
 
 class RenderManifest(BaseModel):

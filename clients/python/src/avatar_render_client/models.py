@@ -212,6 +212,7 @@ class RendererDescription(_Response):
     weights_fingerprint: str | None = None
     synthetic_weights: bool = False
     device: str | None = None
+    machine: str | None = None
 
 
 class Manifest(_Response):

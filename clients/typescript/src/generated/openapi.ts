@@ -891,6 +891,8 @@ export interface components {
         RendererDescription: {
             /** Device */
             device?: string | null;
+            /** Machine */
+            machine?: string | null;
             /** Name */
             name: string;
             /**
