@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared settings and helpers for the ARM64 mock-render proof.
-# Sourced by scripts/arm64_mock_render.sh and the scripts beside this file, which read
+# Shared settings and helpers for the ARM64 render proof.
+# Sourced by scripts/arm64_render.sh and the scripts beside this file, which read
 # the variables set here (hence SC2034 off for this file).
 # shellcheck disable=SC2034
 
@@ -9,6 +9,8 @@
 ARM64_CACHE_DIR="${ARM64_CACHE_DIR:-/var/cache/avatar-render-arm64}"
 ARM64_ROOTFS="${ARM64_CACHE_DIR}/rootfs"
 ARM64_WHEELS="${ARM64_CACHE_DIR}/wheels"
+# The conformance kit's synthetic LivePortrait weights for the emulated render (520 MB).
+ARM64_WEIGHTS="${ARM64_CACHE_DIR}/liveportrait-weights"
 ARM64_SUITE="${ARM64_SUITE:-bookworm}"
 ARM64_MIRROR="${ARM64_MIRROR:-http://deb.debian.org/debian}"
 # bookworm ships Python 3.11, the version the project targets.
