@@ -45,3 +45,27 @@ ensure_binfmt() {
     grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
         || die "binfmt entry qemu-aarch64 is not enabled"
 }
+
+# qemu-user emulates the instructions, not the kernel's view of the CPU: /proc/cpuinfo and
+# /sys/devices/system/cpu still describe the x86 host. oneDNN (inside torch) reads the ARM
+# CPU's identity (MIDR_EL1) from sysfs and crashes without it, so ROOT gets an ARM view
+# (a Neoverse N1 per host CPU) in the caller's mount namespace. Features still come from
+# qemu (the auxiliary vector), so nothing here promises an instruction qemu lacks.
+arm_cpu_view() {
+    local root="$1" sys="${1}/sys/devices/system/cpu" cpuinfo cpus cpu
+    cpus="$(nproc --all)"
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$sys"
+    printf '0-%d\n' "$((cpus - 1))" | tee "${sys}/online" "${sys}/possible" "${sys}/present" \
+        >/dev/null
+    cpuinfo="$(mktemp /tmp/arm64-cpuinfo.XXXXXX)"
+    for ((cpu = 0; cpu < cpus; cpu++)); do
+        mkdir -p "${sys}/cpu${cpu}/regs/identification"
+        echo 1 >"${sys}/cpu${cpu}/online"
+        echo 0x00000000413fd0c1 >"${sys}/cpu${cpu}/regs/identification/midr_el1"
+        printf 'processor\t: %d\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd cpuid\n' "$cpu"
+        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\n'
+        printf 'CPU part\t: 0xd0c\nCPU revision\t: 1\n\n'
+    done >"$cpuinfo"
+    mount --bind "$cpuinfo" "${root}/proc/cpuinfo"
+    rm -f "$cpuinfo"  # the mount keeps the file itself
+}
