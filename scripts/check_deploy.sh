@@ -48,10 +48,10 @@ compose_env() {
 }
 
 run_compose() {
-    echo "== docker-compose config (profiles mock, gpu, sentinel)"
+    echo "== docker-compose config (profiles mock, gpu, gb10, sentinel)"
     # --project-directory: relative paths resolve against the repo wherever CI runs us.
     local compose=("${tools}/bin/docker-compose" --project-directory "$repo"
-        -f "${repo}/docker-compose.yml" --profile mock --profile gpu --profile sentinel)
+        -f "${repo}/docker-compose.yml" --profile mock --profile gpu --profile gb10 --profile sentinel)
     compose_env "${compose[@]}" config -q
 
     echo "== docker-compose refuses to render without a required secret"
