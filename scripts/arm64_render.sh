@@ -13,8 +13,9 @@
 # storage directory at the same path. The first run builds the rootfs (10-20 minutes
 # under qemu) in ARM64_CACHE_DIR (default /var/cache/avatar-render-arm64); later runs
 # reuse it. Run outputs go to var/arm64-proof/ (git-ignored). Needs root.
-# The LivePortrait run renders a 256 px clip of a few frames: under emulation a frame
-# takes minutes and the whole run about half an hour, so it is not part of CI.
+# The LivePortrait run renders a 256 px clip of 3 frames: under emulation a frame takes
+# many minutes (the worker's load and two warm-up frames took 44 minutes on a busy
+# 2-core machine), so the run takes hours and is not part of CI.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,14 +41,24 @@ free_port() {
         'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds; every wait is bounded.
+# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds, or fails with
+# status 2 (it never will); every wait is bounded.
 wait_for() {
     local deadline=$((SECONDS + $1)) what="$2"
     shift 2
+    local status
     until "$@" >/dev/null 2>&1; do
+        status=$?
+        ((status != 2)) || return 1
         ((SECONDS < deadline)) || { log "timed out waiting for ${what}"; return 1; }
         sleep 1
     done
+}
+
+# worker_ready PID URL: the API's /readyz answers 200; fails for good once PID has exited.
+worker_ready() {
+    kill -0 "$1" 2>/dev/null || { log "the arm64 worker exited"; return 2; }
+    curl -sf --max-time 5 "${2}/readyz"
 }
 
 # Newest first, one at a time: the worker stops while Redis still answers its last calls.
@@ -129,12 +140,12 @@ main() {
         # A frame takes minutes under emulation: budget the attempt, its lease and the
         # model's load for that, or the reaper would retry a live render.
         settings+=(RENDER_DEVICE=cpu RENDER_WEIGHTS_DIR="$ARM64_WEIGHTS"
-            RENDER_WORKER_START_TIMEOUT_S=3600 RENDER_EXPECTED_FRAME_S=900
-            RENDER_TIME_LIMIT_FLOOR_S=3600 RENDER_LEASE_TTL_S=600)
+            RENDER_WORKER_START_TIMEOUT_S=10800 RENDER_EXPECTED_FRAME_S=3600
+            RENDER_TIME_LIMIT_FLOOR_S=10800 RENDER_LEASE_TTL_S=600)
         worker_args+=(--device cpu)
         binds+=(--bind "$ARM64_WEIGHTS")
         ready_s=2400
-        render_s=3600
+        render_s=14400
         clip=(--duration-ms 500 --fps 6)
     fi
 
@@ -171,7 +182,7 @@ main() {
     pids+=("$!")
     # /readyz turns 200 once a worker consumes; interpreter start (and, for LivePortrait,
     # importing torch and loading the model) under qemu is slow.
-    wait_for "$ready_s" "the arm64 worker (API /readyz)" curl -sf --max-time 5 "${api_url}/readyz" \
+    wait_for "$ready_s" "the arm64 worker (API /readyz)" worker_ready "${pids[-1]}" "$api_url" \
         || { show_logs; return 1; }
     log "arm64 worker ready after $((SECONDS - started)) s"
 
