@@ -27,6 +27,8 @@ class RendererDescription(BaseModel):
     synthetic_weights: bool = False
     device: str | None = None
     precision: str | None = None
+    # The worker's CPU architecture (x86_64, aarch64): fleets mix both.
+    machine: str | None = None
 
 
 class RenderManifest(BaseModel):

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
         False, description="Let the mock renderer obey metadata.mock_fault (tests only)."
     )
     weights_dir: Path = Field(Path("pretrained_weights/liveportrait"), description="Checkpoints.")
+    weights_revision: str = Field(
+        "main",
+        description="Hub revision `weights download` fetches: a branch, tag or (pinned) commit.",
+    )
     device: str = Field("cuda:0", description="LivePortrait worker device: cuda, cuda:N or cpu.")
     precision: Literal["fp16", "fp32"] = Field(
         "fp16", description="LivePortrait on CUDA: fp16 autocast (upstream's default) or fp32."

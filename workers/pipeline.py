@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import platform
 import tempfile
 import threading
 import time
@@ -195,7 +196,7 @@ def _render(services: RenderServices, record: JobRecord) -> JobRecord:
         job_id=record.id,
         attempt=record.attempts,
         request=request,
-        renderer=services.renderer.describe(),
+        renderer=services.renderer.describe().model_copy(update={"machine": platform.machine()}),
         fps=request.fps,
         width=request.size,
         height=request.size,

@@ -35,6 +35,7 @@ mount -t sysfs -o ro sysfs "${root}/sys"
 mount --bind /dev "${root}/dev"
 # Celery's prefork pool needs POSIX semaphores, which live in /dev/shm.
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "${root}/dev/shm"
+arm_cpu_view "$root"
 for dir in "${binds[@]}"; do
     mkdir -p "${root}${dir}"
     mount --bind "$dir" "${root}${dir}"

@@ -9,7 +9,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 host_python="${HOST_PYTHON:-${repo}/.venv/bin/python}"
 # worker: the mock worker's runtime. ops: prometheus-client for the worker's metrics.
+# The LivePortrait proof passes the GPU worker's extras and its pins (ARM64_CONSTRAINTS).
 extras="${ARM64_EXTRAS:-worker,ops}"
+constraints=()
+if [[ -n "${ARM64_CONSTRAINTS:-}" ]]; then
+    constraints=(--constraint "$ARM64_CONSTRAINTS")
+fi
 abi="cp${ARM64_PYTHON_VERSION/./}"
 # The chroot's exact version, for the Requires-Python checks of --python-version.
 [[ -f "${ARM64_ROOTFS}/.avatar-render-rootfs-ok" ]] || die "no rootfs; run build_rootfs.sh"
@@ -29,25 +34,23 @@ printf '%s\n' "async-timeout>=4.0.3" >>"$reqs"
 log "downloading aarch64 wheels for extras '${extras}' (python ${python_full})"
 
 # pip does not widen --platform to older manylinux tags by itself, so name every glibc
-# level up to bookworm's 2.36; pure-Python wheels match through the 'any' platform.
-platforms=()
-for tag in manylinux2014_aarch64 manylinux_2_17_aarch64 manylinux_2_24_aarch64 \
-    manylinux_2_26_aarch64 manylinux_2_27_aarch64 manylinux_2_28_aarch64 \
-    manylinux_2_31_aarch64 manylinux_2_34_aarch64 manylinux_2_35_aarch64 \
-    manylinux_2_36_aarch64; do
-    platforms+=(--platform "$tag")
+# level up to bookworm's 2.36 (nvidia-nccl, for one, ships manylinux_2_18 only); pure-Python
+# wheels match through the 'any' platform.
+platforms=(--platform manylinux2014_aarch64)
+for minor in $(seq 17 36); do
+    platforms+=(--platform "manylinux_2_${minor}_aarch64")
 done
 
 timeout 900 "$host_python" -m pip download --quiet --disable-pip-version-check \
     --dest "$ARM64_WHEELS" --only-binary=:all: \
     "${platforms[@]}" --implementation cp --python-version "$python_full" \
     --abi "$abi" --abi abi3 --abi none \
-    -r "$reqs"
+    "${constraints[@]}" -r "$reqs"
 
-# The project itself is pure Python: build its wheel here with the host's build backend,
-# from the working tree as it is now.
+# The project and its client SDK are pure Python: build their wheels here with the host's
+# build backend, from the working tree as it is now.
 timeout 300 "$host_python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
-    --wheel-dir "$ARM64_WHEELS" "$repo"
+    --wheel-dir "$ARM64_WHEELS" "$repo" "${repo}/clients/python"
 
 count="$(find "$ARM64_WHEELS" -name '*.whl' | wc -l)"
 log "wheel set ready: ${count} wheels in ${ARM64_WHEELS}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the project and its runtime wheels into a venv inside the arm64 rootfs, offline,
 # from the wheel set fetch_wheels.sh made. Dependencies are reinstalled only when the
-# wheel set changes (pip under qemu is slow); the project's own wheel every time.
+# wheel set changes (pip under qemu is slow); the project's own wheels (the project and its
+# client SDK) every time.
 set -euo pipefail
 # shellcheck source=scripts/arm64/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 here="$(dirname "${BASH_SOURCE[0]}")"
 venv=/opt/avatar-render
 stamp="${ARM64_ROOTFS}${venv}/.deps-stamp"
-want="$(cd "$ARM64_WHEELS" && find . -name '*.whl' ! -name 'avatar_render-*' | sort \
+want="$(cd "$ARM64_WHEELS" && find . -name '*.whl' ! -name 'avatar_render*' | sort \
     | cat - requirements.txt | sha256sum | cut -d' ' -f1)"
 
 pip_in_chroot() {
@@ -26,7 +27,7 @@ if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
     printf '%s\n' "$want" >"$stamp"
 fi
 
-project_wheel="$(find "$ARM64_WHEELS" -name 'avatar_render-*.whl' | head -n1)"
-[[ -n "$project_wheel" ]] || die "no avatar_render wheel in ${ARM64_WHEELS}"
-log "installing $(basename "$project_wheel") into the rootfs venv"
-pip_in_chroot --no-deps --force-reinstall "$project_wheel"
+mapfile -t own_wheels < <(find "$ARM64_WHEELS" -name 'avatar_render*.whl' | sort)
+((${#own_wheels[@]} == 2)) || die "expected the avatar_render and client wheels in ${ARM64_WHEELS}"
+log "installing ${own_wheels[*]##*/} into the rootfs venv"
+pip_in_chroot --no-deps --force-reinstall "${own_wheels[@]}"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared settings and helpers for the ARM64 mock-render proof.
-# Sourced by scripts/arm64_mock_render.sh and the scripts beside this file, which read
+# Shared settings and helpers for the ARM64 render proof.
+# Sourced by scripts/arm64_render.sh and the scripts beside this file, which read
 # the variables set here (hence SC2034 off for this file).
 # shellcheck disable=SC2034
 
@@ -9,6 +9,8 @@
 ARM64_CACHE_DIR="${ARM64_CACHE_DIR:-/var/cache/avatar-render-arm64}"
 ARM64_ROOTFS="${ARM64_CACHE_DIR}/rootfs"
 ARM64_WHEELS="${ARM64_CACHE_DIR}/wheels"
+# The conformance kit's synthetic LivePortrait weights for the emulated render (520 MB).
+ARM64_WEIGHTS="${ARM64_CACHE_DIR}/liveportrait-weights"
 ARM64_SUITE="${ARM64_SUITE:-bookworm}"
 ARM64_MIRROR="${ARM64_MIRROR:-http://deb.debian.org/debian}"
 # bookworm ships Python 3.11, the version the project targets.
@@ -42,4 +44,28 @@ ensure_binfmt() {
     fi
     grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
         || die "binfmt entry qemu-aarch64 is not enabled"
+}
+
+# qemu-user emulates the instructions, not the kernel's view of the CPU: /proc/cpuinfo and
+# /sys/devices/system/cpu still describe the x86 host. oneDNN (inside torch) reads the ARM
+# CPU's identity (MIDR_EL1) from sysfs and crashes without it, so ROOT gets an ARM view
+# (a Neoverse N1 per host CPU) in the caller's mount namespace. Features still come from
+# qemu (the auxiliary vector), so nothing here promises an instruction qemu lacks.
+arm_cpu_view() {
+    local root="$1" sys="${1}/sys/devices/system/cpu" cpuinfo cpus cpu
+    cpus="$(nproc --all)"
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$sys"
+    printf '0-%d\n' "$((cpus - 1))" | tee "${sys}/online" "${sys}/possible" "${sys}/present" \
+        >/dev/null
+    cpuinfo="$(mktemp /tmp/arm64-cpuinfo.XXXXXX)"
+    for ((cpu = 0; cpu < cpus; cpu++)); do
+        mkdir -p "${sys}/cpu${cpu}/regs/identification"
+        echo 1 >"${sys}/cpu${cpu}/online"
+        echo 0x00000000413fd0c1 >"${sys}/cpu${cpu}/regs/identification/midr_el1"
+        printf 'processor\t: %d\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd cpuid\n' "$cpu"
+        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\n'
+        printf 'CPU part\t: 0xd0c\nCPU revision\t: 1\n\n'
+    done >"$cpuinfo"
+    mount --bind "$cpuinfo" "${root}/proc/cpuinfo"
+    rm -f "$cpuinfo"  # the mount keeps the file itself
 }

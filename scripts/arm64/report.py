@@ -1,7 +1,8 @@
 """Print and check the outcome of the ARM64 proof's render, as the API and storage show it.
 
-Exit 0 only when the job succeeded, its manifest names the mock renderer, lists as many
-frames as it claims, and every listed frame is on disk with the size and sha256 it gives.
+Exit 0 only when the job succeeded, its manifest names the expected renderer and the
+machine it ran on, lists as many frames as it claims, and every listed frame is on disk
+with the size and sha256 it gives.
 """
 
 import argparse
@@ -39,6 +40,8 @@ def main() -> int:
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--api-key", default="")
     parser.add_argument("--storage", type=Path, required=True)
+    parser.add_argument("--renderer", default="mock", help="the renderer the manifest must name")
+    parser.add_argument("--machine", required=True, help="the worker's machine, e.g. aarch64")
     parser.add_argument("job_id")
     args = parser.parse_args()
 
@@ -55,13 +58,20 @@ def main() -> int:
     frames = manifest["frames"]
     print(
         f"manifest: renderer={renderer['name']} version={renderer['version']} "
-        f"frame_count={manifest['frame_count']} frames_listed={len(frames)} "
-        f"size={manifest['width']}x{manifest['height']} fps={manifest['fps']}"
+        f"machine={renderer.get('machine')} device={renderer.get('device')} "
+        f"synthetic_weights={renderer.get('synthetic_weights')} "
+        f"weights={renderer.get('weights_fingerprint')}"
+    )
+    print(
+        f"manifest: frame_count={manifest['frame_count']} frames_listed={len(frames)} "
+        f"size={manifest['width']}x{manifest['height']} fps={manifest['fps']} "
+        f"timings_ms={manifest.get('timings_ms')}"
     )
     problems = bad_frames(manifest, args.storage)
     for problem in problems:
         print(f"bad frame: {problem}")
-    ok = renderer["name"] == "mock" and manifest["frame_count"] == len(frames) > 0 and not problems
+    named = renderer["name"] == args.renderer and renderer.get("machine") == args.machine
+    ok = named and manifest["frame_count"] == len(frames) > 0 and not problems
     print("frames on disk match the manifest" if ok else "CHECK FAILED")
     return 0 if ok else 1
 

@@ -1,13 +1,16 @@
-"""Print the project's runtime requirements (base + chosen extras), one per line.
+"""Print the project's runtime requirements from the index (base + chosen extras), one per line.
 
-The ARM64 proof downloads wheels for exactly these, so the list follows pyproject.toml
-instead of a copy that could drift from it.
+The ARM64 proof downloads wheels for exactly these, and the GPU wheel check resolves them,
+so the list follows pyproject.toml instead of a copy that could drift from it. The
+client SDK, a path inside this repository, is left out: callers build its wheel here.
 """
 
 import argparse
 import sys
 import tomllib
 from pathlib import Path
+
+LOCAL_REFERENCE = "{root:uri}"
 
 
 def requirements(pyproject: Path, extras: list[str]) -> list[str]:
@@ -19,7 +22,7 @@ def requirements(pyproject: Path, extras: list[str]) -> list[str]:
     reqs: list[str] = list(project["dependencies"])
     for extra in extras:
         reqs.extend(optional[extra])
-    return reqs
+    return [req for req in reqs if LOCAL_REFERENCE not in req]
 
 
 def main() -> None:

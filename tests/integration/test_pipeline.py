@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,7 @@ def test_a_render_writes_frames_clip_and_manifest_last(
     )
     assert manifest.frame_count == 10 and len(manifest.frames) == 10
     assert manifest.renderer.name == "mock" and manifest.request == job.request
+    assert manifest.renderer.machine == platform.machine()
     for entry in manifest.frames:
         data = store.get_bytes(entry.key)
         assert hashlib.sha256(data).hexdigest() == entry.sha256 and len(data) == entry.size

@@ -270,7 +270,7 @@ def test_missing_weights_refuse_setup(tmp_path: Path) -> None:
     broken = LivePortraitRenderer(
         settings_for(tmp_path / "nowhere", tmp_path), LocalStore(tmp_path)
     )
-    with pytest.raises(WeightsError, match="nowhere.*huggingface-cli download"):
+    with pytest.raises(WeightsError, match="nowhere.*avatar-render weights download"):
         broken.setup()
     (tmp_path / "partial").mkdir()
     partial = LivePortraitRenderer(

@@ -35,6 +35,7 @@ class FileSpec:
 
     file: str
     relative_path: str
+    hub_path: str  # the file's path in the model's Hub repository
     module: str
     constructor: dict[str, Any]
     rule_sha256: str
@@ -76,6 +77,7 @@ def file_specs() -> tuple[FileSpec, ...]:
             FileSpec(
                 file=entry["file"],
                 relative_path=_relative_path(entry["hf_path"]),
+                hub_path=entry["hf_path"],
                 module=entry["module"],
                 constructor=entry.get("constructor") or {},
                 rule_sha256=entry["rule_sha256"],

@@ -17,8 +17,7 @@ from workers.gpu_fleet import count_gpus
 from workers.renderers.liveportrait.checkpoint import missing_checkpoint_files
 
 WEIGHTS_HINT = (
-    "download them with `huggingface-cli download KwaiVGI/LivePortrait --local-dir "
-    "pretrained_weights` and point RENDER_WEIGHTS_DIR at pretrained_weights/liveportrait"
+    "fetch them with `avatar-render weights download DIR` and point RENDER_WEIGHTS_DIR at DIR"
 )
 
 

@@ -1,4 +1,4 @@
-"""``avatar-render weights``: check a LivePortrait weights directory, or write synthetic ones.
+"""``avatar-render weights``: fetch, check or synthesise a LivePortrait weights directory.
 
 torch is imported inside the commands, not here, so mounting this sub-app keeps the main
 CLI's start fast and lets it load where torch is not installed.
@@ -15,7 +15,7 @@ from render_core.errors import WeightsError
 
 app = typer.Typer(
     name="weights",
-    help="Check LivePortrait checkpoint files, or write the conformance kit's synthetic ones.",
+    help="Fetch or check LivePortrait checkpoint files, or write the kit's synthetic ones.",
     no_args_is_help=True,
 )
 
@@ -57,3 +57,31 @@ def synth(
         raise typer.Exit(code=1) from error
     typer.echo(f"wrote synthetic weights to {weights_dir}")
     typer.echo(f"fingerprint: {fingerprint}")
+
+
+@app.command()
+def download(
+    weights_dir: WeightsDir,
+    revision: Annotated[
+        str | None,
+        typer.Option(help="Hub branch, tag or commit (default RENDER_WEIGHTS_REVISION)."),
+    ] = None,
+) -> None:
+    """Fetch the five official checkpoints from the Hub, verify them, and install them here.
+
+    Interrupted downloads resume on the next run (the Hub cache keeps them, HF_HUB_CACHE);
+    HF_ENDPOINT and HF_TOKEN are honoured. Prints the fingerprint manifests will carry.
+    """
+    from render_core.settings import Settings
+    from workers.renderers.liveportrait.weights_download import HUB_REPO, download_weights
+
+    chosen = revision or Settings().weights_revision
+    typer.echo(f"fetching {HUB_REPO}@{chosen} into {weights_dir}")
+    try:
+        weights = download_weights(weights_dir, chosen)
+    except WeightsError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(code=1) from error
+    typer.echo(f"commit: {weights.commit}")
+    typer.echo(f"fingerprint: {weights.fingerprint}")
+    typer.echo(f"synthetic: {'yes' if weights.synthetic else 'no'}")

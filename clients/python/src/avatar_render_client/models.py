@@ -224,6 +224,7 @@ class RendererDescription(_Response):
     synthetic_weights: bool = False
     device: str | None = None
     precision: str | None = None
+    machine: str | None = None
 
 
 class Manifest(_Response):

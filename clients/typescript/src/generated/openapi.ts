@@ -927,6 +927,8 @@ export interface components {
         RendererDescription: {
             /** Device */
             device?: string | null;
+            /** Machine */
+            machine?: string | null;
             /** Name */
             name: string;
             /** Precision */

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Proves the mock worker runs on ARM64: a Debian arm64 userland under qemu user-mode
-# emulation runs `avatar-render worker --renderer mock`, and a render submitted through
-# the API on this (x86_64) host completes on it.
+# Proves a worker runs on ARM64: a Debian arm64 userland under qemu user-mode emulation
+# runs `avatar-render worker`, and a render submitted through the API on this (x86_64)
+# host completes on it.
 #
-#   sudo scripts/arm64_mock_render.sh
+#   sudo scripts/arm64_render.sh                 the mock worker
+#   sudo scripts/arm64_render.sh liveportrait    the GPU worker's packages (torch's CUDA
+#                                                aarch64 wheels included) running
+#                                                LivePortrait on the CPU, synthetic weights
 #
 # Host side (this machine): a private redis-server and the API on free 127.0.0.1 ports.
 # ARM64 side (chroot): the only worker; it shares the loopback with the host and sees the
 # storage directory at the same path. The first run builds the rootfs (10-20 minutes
 # under qemu) in ARM64_CACHE_DIR (default /var/cache/avatar-render-arm64); later runs
 # reuse it. Run outputs go to var/arm64-proof/ (git-ignored). Needs root.
+# The LivePortrait run renders a 256 px clip of 3 frames: under emulation a frame takes
+# many minutes (the worker's load and two warm-up frames took 44 minutes on a busy
+# 2-core machine), so the run takes hours and is not part of CI.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +33,7 @@ api_key="arm64-proof-key"
 # so another uid could not read the uploaded portrait. With that fixed, 65534:65534
 # runs the worker unprivileged, as in the containers.
 worker_user="${ARM64_WORKER_USER:-0:0}"
+renderer="${1:-mock}"
 pids=()
 
 free_port() {
@@ -34,14 +41,24 @@ free_port() {
         'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds; every wait is bounded.
+# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds, or fails with
+# status 2 (it never will); every wait is bounded.
 wait_for() {
     local deadline=$((SECONDS + $1)) what="$2"
     shift 2
+    local status
     until "$@" >/dev/null 2>&1; do
+        status=$?
+        ((status != 2)) || return 1
         ((SECONDS < deadline)) || { log "timed out waiting for ${what}"; return 1; }
         sleep 1
     done
+}
+
+# worker_ready PID URL: the API's /readyz answers 200; fails for good once PID has exited.
+worker_ready() {
+    kill -0 "$1" 2>/dev/null || { log "the arm64 worker exited"; return 2; }
+    curl -sf --max-time 5 "${2}/readyz"
 }
 
 # Newest first, one at a time: the worker stops while Redis still answers its last calls.
@@ -71,14 +88,32 @@ show_logs() {
     done
 }
 
+# The kit's rule weights, written on the host (fast) once and kept with the rootfs; the
+# strict loader checks them before every run.
+synthetic_weights() {
+    if ! "${host_venv}/bin/avatar-render" weights verify "$ARM64_WEIGHTS" >/dev/null 2>&1; then
+        rm -rf "$ARM64_WEIGHTS"
+        "${host_venv}/bin/avatar-render" weights synth "$ARM64_WEIGHTS" >&2
+    fi
+}
+
 main() {
     need_root
     [[ -x "${host_venv}/bin/avatar-render" ]] || die "no ${host_venv}; install the project first"
+    [[ "$renderer" == mock || "$renderer" == liveportrait ]] \
+        || die "usage: arm64_render.sh [mock|liveportrait]"
+    local started="$SECONDS"
 
     log "step 1/5: arm64 rootfs"
     "${arm64}/build_rootfs.sh"
-    log "step 2/5: aarch64 wheel set"
-    "${arm64}/fetch_wheels.sh"
+    log "step 2/5: aarch64 wheel set (${renderer} worker)"
+    if [[ "$renderer" == liveportrait ]]; then
+        # Exactly what Dockerfile.gpu installs: its extras, with its pins.
+        ARM64_EXTRAS="$("${host_venv}/bin/python" "${repo}/scripts/gpu_wheels_check.py" --extras)" \
+            ARM64_CONSTRAINTS="${repo}/gpu-worker-constraints.txt" "${arm64}/fetch_wheels.sh"
+    else
+        "${arm64}/fetch_wheels.sh"
+    fi
     log "step 3/5: venv inside the rootfs"
     "${arm64}/install_venv.sh"
 
@@ -97,13 +132,30 @@ main() {
     api_url="http://127.0.0.1:${api_port}"
     redis_url="redis://127.0.0.1:${redis_port}/0"
 
+    # Renderer-specific settings for the API and the worker, as NAME=VALUE words.
+    local settings=(RENDER_RENDERER="$renderer") worker_args=(--renderer "$renderer")
+    local binds=(--bind "$storage") ready_s=300 render_s=300 clip=(--duration-ms 1000 --fps 12)
+    if [[ "$renderer" == liveportrait ]]; then
+        synthetic_weights
+        # A frame takes minutes under emulation: budget the attempt, its lease and the
+        # model's load for that, or the reaper would retry a live render.
+        settings+=(RENDER_DEVICE=cpu RENDER_WEIGHTS_DIR="$ARM64_WEIGHTS"
+            RENDER_WORKER_START_TIMEOUT_S=10800 RENDER_EXPECTED_FRAME_S=3600
+            RENDER_TIME_LIMIT_FLOOR_S=10800 RENDER_LEASE_TTL_S=600)
+        worker_args+=(--device cpu)
+        binds+=(--bind "$ARM64_WEIGHTS")
+        ready_s=2400
+        render_s=14400
+        clip=(--duration-ms 500 --fps 6)
+    fi
+
     /usr/bin/redis-server --bind 127.0.0.1 --port "$redis_port" --dir "${run_dir}/redis" \
         --save "" --appendonly no >"${logs}/redis.log" 2>&1 &
     pids+=("$!")
     wait_for 30 "redis-server" /usr/bin/redis-cli -p "$redis_port" ping
 
     env RENDER_REDIS_URL="$redis_url" RENDER_STORAGE_URL="file://${storage}" \
-        RENDER_API_KEYS="arm64:${api_key}" \
+        RENDER_API_KEYS="arm64:${api_key}" "${settings[@]}" \
         "${host_venv}/bin/avatar-render" api --host 127.0.0.1 --port "$api_port" \
         >"${logs}/api.log" 2>&1 &
     pids+=("$!")
@@ -119,23 +171,28 @@ main() {
     [[ "$arch" == aarch64 ]] || die "chroot is not aarch64"
 
     # The only worker on this Redis: whatever renders the job ran on arm64.
-    "${arm64}/chroot_run.sh" --bind "$storage" --user "$worker_user" \
-        --env RENDER_REDIS_URL="$redis_url" --env RENDER_STORAGE_URL="file://${storage}" \
-        --env RENDER_RENDERER=mock \
-        -- avatar-render worker --renderer mock --name arm64-mock --concurrency 1 \
+    local envs=() setting
+    for setting in RENDER_REDIS_URL="$redis_url" RENDER_STORAGE_URL="file://${storage}" \
+        "${settings[@]}"; do
+        envs+=(--env "$setting")
+    done
+    "${arm64}/chroot_run.sh" "${binds[@]}" --user "$worker_user" "${envs[@]}" \
+        -- avatar-render worker "${worker_args[@]}" --name "arm64-${renderer}" --concurrency 1 \
         >"${logs}/worker-arm64.log" 2>&1 &
     pids+=("$!")
-    # /readyz turns 200 once a worker consumes; interpreter start under qemu is slow.
-    wait_for 300 "the arm64 worker (API /readyz)" curl -sf --max-time 5 "${api_url}/readyz" \
+    # /readyz turns 200 once a worker consumes; interpreter start (and, for LivePortrait,
+    # importing torch and loading the model) under qemu is slow.
+    wait_for "$ready_s" "the arm64 worker (API /readyz)" worker_ready "${pids[-1]}" "$api_url" \
         || { show_logs; return 1; }
+    log "arm64 worker ready after $((SECONDS - started)) s"
 
     log "step 5/5: submit a render from the host and wait for it"
     # In the background and waited for: `wait` returns at once on INT/TERM, a foreground
     # command would hold the traps until it ends.
-    local out="${run_dir}/submit.out" job_id submit_pid
-    env RENDER_API_URL="$api_url" RENDER_API_KEY="$api_key" timeout 300 \
+    local out="${run_dir}/submit.out" job_id submit_pid render_started="$SECONDS"
+    env RENDER_API_URL="$api_url" RENDER_API_KEY="$api_key" timeout "$render_s" \
         "${host_venv}/bin/avatar-render" submit "${repo}/render_cli/assets/astronaut.png" \
-        --emotion happy --intensity 0.8 --duration-ms 1000 --fps 12 --size 256 >"$out" 2>&1 &
+        --emotion happy --intensity 0.8 "${clip[@]}" --size 256 >"$out" 2>&1 &
     submit_pid="$!"
     pids+=("$submit_pid")
     if ! wait "$submit_pid"; then
@@ -144,16 +201,18 @@ main() {
         return 1
     fi
     cat "$out"
+    log "render took $((SECONDS - render_started)) s"
     job_id="$(sed -n 's/^job \([^ ]*\) queued$/\1/p' "$out")"
     [[ -n "$job_id" ]] || die "no job id in the submit output"
 
     echo "== result:"
     "${host_venv}/bin/python" "${arm64}/report.py" --api-url "$api_url" --api-key "$api_key" \
-        --storage "$storage" "$job_id"
+        --storage "$storage" --renderer "$renderer" --machine aarch64 "$job_id"
     echo "== worker (from its log):"
     grep -m1 -oE 'Linux-[^ ]*' "${logs}/worker-arm64.log" | sed 's/^/platform: /' || true
-    grep -m1 -oE 'arm64-mock@[^ ]* ready' "${logs}/worker-arm64.log" || true
-    echo "ARM64 mock render: OK (logs and outputs in ${run_dir})"
+    grep -m1 -oE "arm64-${renderer}@[^ ]* ready" "${logs}/worker-arm64.log" || true
+    grep -m1 -oE 'LivePortrait ready on .*' "${logs}/worker-arm64.log" || true
+    echo "ARM64 ${renderer} render: OK in $((SECONDS - started)) s (logs and outputs in ${run_dir})"
 }
 
 main "$@"
