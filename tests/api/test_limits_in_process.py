@@ -4,7 +4,6 @@ limit, Retry-After, the per-tenant counters, and the OpenAPI document of all thr
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,15 +24,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def api_settings(store_redis_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        redis_url=store_redis_url,
-        storage_url=(tmp_path / "storage").as_uri(),
-        api_keys=f"tenant-a:{KEY_A},tenant-b:{KEY_B}",
-        tenant_limits="tenant-a:queued=3;tenant-b:rate=1/s",
-        max_interactive_wait_s=15,
-        log_json=False,
-    )
+def api_settings(api_settings: Settings) -> Settings:
+    """The API tests' settings with tight limits for both tenants."""
+    limits = {"tenant_limits": "tenant-a:queued=3;tenant-b:rate=1/s", "max_interactive_wait_s": 15}
+    return Settings.model_validate({**api_settings.model_dump(), **limits})
 
 
 @pytest.fixture
