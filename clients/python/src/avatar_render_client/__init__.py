@@ -11,16 +11,20 @@ from avatar_render_client._event_io import AsyncEventStream, EventStream
 from avatar_render_client._retry import RetryPolicy
 from avatar_render_client._sync import AvatarRenderClient
 from avatar_render_client._version import __version__
+from avatar_render_client.client_errors import (
+    ChecksumMismatch,
+    ConnectionFailed,
+    WaitTimeout,
+    WebhookVerificationError,
+)
 from avatar_render_client.errors import (
     ERROR_CLASSES,
     AvatarRenderError,
     BadRequest,
     BodyTooLarge,
     CharacterNotFound,
-    ChecksumMismatch,
     ConfigurationError,
     Conflict,
-    ConnectionFailed,
     DrivingVideoNotFound,
     EmptyFile,
     EventsExpired,
@@ -70,9 +74,7 @@ from avatar_render_client.errors import (
     VideoTooLarge,
     VideoTooLong,
     VideoTooManyFrames,
-    WaitTimeout,
     WebhookUrlRefused,
-    WebhookVerificationError,
     WeightsInvalid,
     WorkerLost,
 )

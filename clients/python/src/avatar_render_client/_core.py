@@ -31,12 +31,8 @@ from avatar_render_client._steps import (
     Sleep,
 )
 from avatar_render_client._version import __version__
-from avatar_render_client.errors import (
-    ChecksumMismatch,
-    ConnectionFailed,
-    NotFound,
-    WaitTimeout,
-)
+from avatar_render_client.client_errors import ChecksumMismatch, ConnectionFailed, WaitTimeout
+from avatar_render_client.errors import NotFound
 from avatar_render_client.models import (
     Character,
     DownloadedOutputs,

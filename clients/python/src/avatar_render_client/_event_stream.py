@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from avatar_render_client._retry import RetryPolicy, raise_for_status, retry_after_s
 from avatar_render_client._sse import SseMessage, SseParser
 from avatar_render_client._steps import Call, Sleep
-from avatar_render_client.errors import ConnectionFailed, HttpError
+from avatar_render_client.client_errors import ConnectionFailed
+from avatar_render_client.errors import HttpError
 from avatar_render_client.events import Event, parse_event_id
 
 if TYPE_CHECKING:

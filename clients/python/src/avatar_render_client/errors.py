@@ -39,52 +39,19 @@ know yet becomes a plain ``AvatarRenderError`` that still carries the code::
     │   └── Overloaded                    an interactive render would wait too long to start
     ├── RenderFailed, StaleAttempt    job error codes (seen in ``Job.error``)
     ├── ConfigurationError            WeightsInvalid, FaceModelsInvalid
-    └── client side: ConnectionFailed, WaitTimeout, ChecksumMismatch,
+    └── client side (``client_errors``): ConnectionFailed, WaitTimeout, ChecksumMismatch,
         WebhookVerificationError (``verify_webhook``: the delivery is not authentic)
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-
-def _restore(cls: type[AvatarRenderError], message: str, state: dict[str, Any]) -> Any:
-    error = cls.__new__(cls, message)
-    Exception.__init__(error, message)
-    error.__dict__.update(state)
-    return error
-
-
-class AvatarRenderError(Exception):
-    """Base of every error this client raises on purpose."""
-
-    code: str = "error"
-    http_status: int | None = None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        http_status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code if code is not None else type(self).code
-        self.http_status = http_status if http_status is not None else type(self).http_status
-        #: Seconds the server asked us to wait (``Retry-After``), when it said.
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        prefix = f"HTTP {self.http_status} " if self.http_status is not None else ""
-        return f"{prefix}{self.code}: {self.message}"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Subclasses take other constructor arguments; pickle (multiprocessing, task
-        # queues) must still round-trip them.
-        return (_restore, (type(self), self.message, dict(self.__dict__)))
-
+from avatar_render_client._error_base import AvatarRenderError as AvatarRenderError
+from avatar_render_client.client_errors import (
+    ChecksumMismatch,
+    ConnectionFailed,
+    WaitTimeout,
+    WebhookVerificationError,
+)
 
 # --- 4xx: the request cannot be used as it is ------------------------------------------
 
@@ -458,66 +425,6 @@ class FaceModelsInvalid(ConfigurationError):
     """The face-model bundle is corrupt or half-installed."""
 
     code = "face_models_invalid"
-
-
-# --- raised by this client, not sent by the API -----------------------------------------
-
-
-class ConnectionFailed(AvatarRenderError, ConnectionError):
-    """The API could not be reached (refused, reset, timed out); no HTTP answer came."""
-
-    code = "connection_failed"
-
-    def __init__(self, url: str, reason: str, *, attempts: int = 1) -> None:
-        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-        super().__init__(" ".join(f"cannot reach {url}: {reason}{tries}".split()))
-        self.url = url
-        self.attempts = attempts
-
-
-class WaitTimeout(AvatarRenderError, TimeoutError):
-    """The job did not finish within the wait's timeout; it keeps running on the server."""
-
-    code = "wait_timeout"
-
-    def __init__(self, job_id: str, status: str, timeout_s: float) -> None:
-        super().__init__(f"job {job_id} still {status} after {timeout_s:g} s")
-        self.job_id = job_id
-        self.status = status
-        self.timeout_s = timeout_s
-
-
-class ChecksumMismatch(AvatarRenderError):
-    """A downloaded output differs from its manifest entry (size or sha256)."""
-
-    code = "checksum_mismatch"
-
-    def __init__(
-        self,
-        key: str,
-        *,
-        expected_size: int,
-        actual_size: int,
-        expected_sha256: str,
-        actual_sha256: str,
-    ) -> None:
-        if expected_size != actual_size:
-            detail = f"size {actual_size} bytes, manifest says {expected_size}"
-        else:
-            detail = f"sha256 {actual_sha256}, manifest says {expected_sha256}"
-        super().__init__(f"{key}: {detail}")
-        self.key = key
-        self.expected_size = expected_size
-        self.actual_size = actual_size
-        self.expected_sha256 = expected_sha256
-        self.actual_sha256 = actual_sha256
-
-
-class WebhookVerificationError(AvatarRenderError):
-    """A webhook delivery failed ``verify_webhook``: a missing header, no signature that the
-    secret made, or a timestamp outside the tolerance. Answer it with a 4xx and ignore it."""
-
-    code = "webhook_verification_failed"
 
 
 def _subclasses(cls: type[AvatarRenderError]) -> list[type[AvatarRenderError]]:

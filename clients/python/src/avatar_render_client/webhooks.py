@@ -18,7 +18,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from avatar_render_client.errors import WebhookVerificationError
+from avatar_render_client.client_errors import WebhookVerificationError
 from avatar_render_client.events import Event
 from avatar_render_client.models import WebhookCreated, _Response
 
