@@ -252,8 +252,11 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         jobs = self.parse_many(ids, raws)
         return Page(jobs=[job for job in jobs if job.tenant == tenant], next_cursor=next_cursor)
 
-    def delete_finished(self, job_id: str, finished_at: datetime | None) -> bool:
-        """Delete a finished job's record and index entries (record retention).
+    def delete_finished(
+        self, job_id: str, finished_at: datetime | None, guard: Guard | None = None
+    ) -> bool:
+        """Delete a finished job's record and index entries (record retention); ``guard``
+        writes more in the same transaction (a cache hit dropping its source's reference).
 
         Refused (False) when the job has moved on since it was judged: it is no longer
         finished, or finished again at another time (``finished_at`` is the finish that was
@@ -276,6 +279,8 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
                         pipe.delete(key)
                         self.index.remove(pipe, job_id, tenant)
                         pipe.hdel(UNREADABLE_KEY, key)
+                        if guard is not None:
+                            guard.write(pipe, {})
                         pipe.execute()
                         return True
                     except redis.WatchError:

@@ -26,7 +26,7 @@ from render_core import keys
 from render_core.cache_guards import UnrefGuard
 from render_core.errors import Conflict, NotFound, UnreadableRecord
 from render_core.jobs import JobStore
-from render_core.render_cache import RenderCache, refs_key, retire
+from render_core.render_cache import RenderCache, retire
 from render_core.schema import CacheResult, JobRecord, JobStatus, utc_now
 from render_core.storage import ObjectStore
 
@@ -84,6 +84,13 @@ def _is_hit(record: JobRecord) -> bool:
     return record.cache == CacheResult.hit
 
 
+def _unref(record: JobRecord) -> UnrefGuard | None:
+    """For a cache hit: its source's reference dropped with the hit's own write."""
+    if _is_hit(record) and record.rendered_by:
+        return UnrefGuard(hit=record.id, source=record.rendered_by)
+    return None
+
+
 def _own_prefixes(record: JobRecord) -> list[str]:
     """What the job wrote itself: its attempts' prefixes, and a hit's manifest. A hit's
     outputs are its source's and are never deleted through the hit."""
@@ -114,10 +121,8 @@ def expire_outputs(
     for record in _finished_before(jobs, cutoff):
         assert record.finished_at is not None  # _finished_before yields finished jobs only
         prefixes = _own_prefixes(record)
-        guard = None
-        if _is_hit(record) and record.rendered_by:
-            guard = UnrefGuard(hit=record.id, source=record.rendered_by)
-        elif record.cache == CacheResult.miss:
+        guard = _unref(record)
+        if guard is None and record.cache == CacheResult.miss:
             if cache.references(record.id) - gone_hits:
                 continue  # a live hit shows these outputs
             if not dry_run and not retire(jobs.redis, record):
@@ -163,12 +168,11 @@ def expire_records(
                 continue  # a live hit shows its outputs: kept until that hit goes
             for prefix in _own_prefixes(record):
                 store.delete_prefix(prefix)
-            if _is_hit(record) and record.rendered_by:
-                jobs.redis.srem(refs_key(record.rendered_by), record.id)
         else:
             store.delete_prefix(keys.job_prefix(job_id))
         finished_at = record.finished_at if record is not None else None
-        if jobs.delete_finished(job_id, finished_at):
+        guard = _unref(record) if record is not None else None
+        if jobs.delete_finished(job_id, finished_at, guard):
             deleted.append(job_id)
     if deleted:
         log.info("record retention deleted %d finished jobs", len(deleted))
