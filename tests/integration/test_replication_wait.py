@@ -48,7 +48,7 @@ async def client(
         storage_url=(tmp_path / "storage").as_uri(),
         api_keys=f"tenant-a:{KEY_A}",
         redis_wait_replicas=1,
-        redis_wait_timeout_ms=300,
+        redis_wait_timeout_ms=1500,  # a loaded 2-core CI machine: 300 ms was seen to run out
     )
     transport = httpx.ASGITransport(app=create_app(settings))
     auth = {"Authorization": f"Bearer {KEY_A}"}
