@@ -52,7 +52,7 @@ class Stack:
             {**self.env, **{f"RENDER_{k.upper()}": v for k, v in env.items()}},
             self.logs / "api.log",
         )
-        wait_until(lambda: _answers(f"{self.api_url}{probe}"), 60, f"the API answering {probe}")
+        wait_until(lambda: answers_200(f"{self.api_url}{probe}"), 60, f"the API answering {probe}")
         return self.api
 
     def start_dispatcher(self, name: str = "dispatcher", **env: str) -> ManagedProcess:
@@ -111,7 +111,8 @@ def wait_for_job(
     raise TimeoutError(f"job {job_id} did not finish within {timeout_s} s")
 
 
-def _answers(url: str) -> bool:
+def answers_200(url: str) -> bool:
+    """True when ``url`` answers 200 now (a process is up and serving)."""
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:

@@ -23,7 +23,7 @@ from PIL import Image
 
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
-from tests.stack import CLI, Stack, _answers, register_portrait, running_stack, wait_for_job
+from tests.stack import CLI, Stack, answers_200, register_portrait, running_stack, wait_for_job
 from tests.whep_client import Received, WhepError, WhepViewer, watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -271,7 +271,7 @@ def test_a_stream_process_holds_sessions_and_a_delete_anywhere_ends_them(
     )
     stream_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{stream_url}/healthz"), 60, "the stream role answering")
+        wait_until(lambda: answers_200(f"{stream_url}/healthz"), 60, "the stream role answering")
 
         async def scenario() -> Received:
             viewer = WhepViewer(stream_url, KEY_A, job_id)

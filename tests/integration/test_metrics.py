@@ -14,7 +14,7 @@ from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import wait_until
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.scrape import Samples, scrape
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, answers_200, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +39,9 @@ def worker_metrics_url(stack: Stack) -> str:
         "metrics-mock", worker_metrics_port=str(port), worker_metrics_host="127.0.0.1"
     )
     url = f"http://127.0.0.1:{port}/metrics"
-    wait_until(lambda: _answers(url), 30, "the worker's metrics port answering")
+    wait_until(lambda: answers_200(url), 30, "the worker's metrics port answering")
     stack.start_api()
     return url
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _render(stack: Stack, emotion: str) -> Job:

@@ -11,13 +11,22 @@ from typing import Any
 import httpx
 import pytest
 
-from render_cli.local_redis import LocalRedis
+from render_cli.local_redis import LocalRedis, free_port
+from render_cli.processes import wait_until
 from tests.conftest import SAMPLE_PORTRAIT
-from tests.stack import Stack, running_stack, wait_for_job
+from tests.scrape import scrape
+from tests.stack import Stack, answers_200, running_stack, wait_for_job
 from tests.videos import write_video
 from workers.renderers.liveportrait.fingerprint import weights_fingerprint
 
 pytestmark = pytest.mark.integration
+
+SOURCES = "avatar_render_worker_sources_prepared_total"
+
+
+@pytest.fixture(scope="module")
+def metrics_port() -> int:
+    return free_port()
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +34,7 @@ def stack(
     redis_server: LocalRedis,
     tmp_path_factory: pytest.TempPathFactory,
     synthetic_weights_dir: Path,
+    metrics_port: int,
 ) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("lp_queue")
     with running_stack(
@@ -34,7 +44,9 @@ def stack(
         weights_dir=str(synthetic_weights_dir),
         device="cpu",
     ) as running:
-        running.start_worker("lp-cpu")
+        running.start_worker(
+            "lp-cpu", worker_metrics_port=str(metrics_port), worker_metrics_host="127.0.0.1"
+        )
         running.start_api()
         yield running
 
@@ -49,7 +61,11 @@ def _render(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(300)  # the worker's first job includes its start: torch, weights, warm-up
-def test_a_liveportrait_job_through_the_queue(stack: Stack, synthetic_weights_dir: Path) -> None:
+def test_a_liveportrait_job_through_the_queue(
+    stack: Stack, synthetic_weights_dir: Path, metrics_port: int
+) -> None:
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    wait_until(lambda: answers_200(metrics), 30, "the worker's metrics port answering")
     with httpx.Client(base_url=stack.api_url, timeout=60.0) as client:
         registered = client.post(
             "/v1/characters", files={"portrait": ("p.png", SAMPLE_PORTRAIT.read_bytes())}
@@ -82,7 +98,9 @@ def test_a_liveportrait_job_through_the_queue(stack: Stack, synthetic_weights_di
         # Only the crop side of the requested size (256 px frames: a 128 px crop) is prepared.
         assert sorted(p.name for p in (cache / fingerprint).iterdir()) == ["128.npz"]
 
-        # The second render of the character skips source preparation.
+        # The second render of the character takes its source from the cache: the worker
+        # counts it as a hit and computes nothing.
+        before = scrape(metrics)
         second = _render(
             client,
             {
@@ -94,8 +112,9 @@ def test_a_liveportrait_job_through_the_queue(stack: Stack, synthetic_weights_di
             },
         )
         assert second["frame_count"] == 1
-        cold, cached = first["timings_ms"]["prepare_source"], second["timings_ms"]["prepare_source"]
-        assert cached < cold / 5, (cold, cached)
+        after = scrape(metrics)
+        assert after.get(SOURCES, cache="hit") - before.get(SOURCES, cache="hit") == 1
+        assert after.get(SOURCES, cache="miss") == before.get(SOURCES, cache="miss")
 
 
 def test_a_driving_video_job_through_the_queue(stack: Stack, tmp_path: Path) -> None:
