@@ -21,7 +21,6 @@ from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
 from producer_api.live.sessions import LiveSessions
 from producer_api.metrics import install_metrics
-from producer_api.rate_limit import RateLimiter
 from producer_api.routes import (
     characters,
     driving_videos,
@@ -106,7 +105,6 @@ def build_app(settings: Settings, routers: Sequence[ModuleType], docs: bool) -> 
         heavy=HeavyWork(settings.validation_processes, settings.face_models_dir),
         dispatcher=Dispatcher(celery, settings, jobs),
         admission=Admission(client, settings),
-        rate_limiter=RateLimiter(client),
     )
     # Event streams wait in Redis without holding a thread: their own asyncio client.
     # Its reads block for up to a keep-alive period: the socket timeout outlasts it.

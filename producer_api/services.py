@@ -14,7 +14,6 @@ from producer_api.driving_videos import DrivingVideoStore
 from producer_api.faces.candidates import FaceDetector
 from producer_api.heavy import HeavyWork
 from producer_api.idempotency import IdempotencyStore
-from producer_api.rate_limit import RateLimiter
 from render_core.characters import CharacterStore
 from render_core.dispatch import Dispatcher
 from render_core.jobs import JobStore
@@ -39,7 +38,6 @@ class ApiServices:
     heavy: HeavyWork
     dispatcher: Dispatcher
     admission: Admission
-    rate_limiter: RateLimiter
 
 
 def replicated(services: ApiServices) -> None:

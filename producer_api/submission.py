@@ -2,10 +2,10 @@
 
 Order matters. The cheap read-only checks come first (unknown characters, a queue already
 at its cap, a farm too busy for another interactive job; all they need is read in one
-round trip), then the rate limiter takes its tokens, then the job store creates the
-records and their places in the tenant's fair queue in one script, which checks the queue
-cap again in the same atomic step. A refused
-submission creates nothing, and a batch is refused whole. Dispatch follows; it may send
+round trip), then the job store's creation script checks the queue cap again, takes the
+tenant's rate tokens and creates the records and their places in the tenant's fair queue,
+all in one atomic step. A refused submission creates nothing, and a batch is refused
+whole. Dispatch follows; it may send
 nothing (the broker is full) and that is fine: a worker's next turn sends it. Last, when
 Redis replicas are configured, the answer waits until they hold the new jobs.
 
@@ -93,7 +93,7 @@ def _found(
 
 
 def _read(services: ApiServices, tenant: str, requests: list[RenderRequest]) -> Snapshot:
-    """Everything the checks before the rate limiter need, read in one pipeline."""
+    """Everything the checks before creation need, read in one pipeline."""
     character_ids = list(dict.fromkeys(r.character_id for r in requests))
     video_ids = list(dict.fromkeys(r.driving_video_id for r in requests if r.driving_video_id))
     pipe = services.redis.pipeline(transaction=False)
@@ -141,14 +141,16 @@ def _store(
     """Create the planned jobs; a plan overtaken by a concurrent change (a source retired,
     a leader finished) is planned again, and the last try goes without the cache. None:
     with ``if_absent``, the jobs exist already (made by a request this one outran)."""
+    limits = services.settings.limits_for(tenant)
     for attempt in range(1, PLAN_ATTEMPTS + 1):
         try:
             stored = services.jobs.create(
                 planned.records,
                 if_absent=if_absent,
-                max_queued=services.settings.limits_for(tenant).queued,
+                max_queued=limits.queued,
                 held=planned.held,
                 guard=planned.guard,
+                rate=limits.rate,
             )
         except CacheRaced:
             planned.discard(services)
@@ -183,12 +185,10 @@ def _create(
             waiting = {r.id: r.request for r in planned.queued}
             admitted = _admit(services, tenant, list(waiting.values()), snapshot)
             places = dict(zip(waiting, admitted, strict=True))
-            rate = services.settings.limits_for(tenant).rate
-            services.rate_limiter.take(tenant, rate, len(requests))
         except BaseException:
             planned.discard(services)
             raise
-        # the exact queue cap is checked here
+        # the exact queue cap and the rate are checked here
         stored = _store(services, tenant, planned, snapshot.known, if_absent=job_ids is not None)
     except (Throttled, Overloaded) as exc:
         count_rejection(services.redis, tenant, exc.code, len(requests))

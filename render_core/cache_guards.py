@@ -16,6 +16,7 @@ from typing import Protocol
 import redis
 
 from render_core import tenant_stats
+from render_core.places import Place
 from render_core.render_cache import (
     FOLLOWING_KEY,
     CacheRaced,
@@ -37,7 +38,7 @@ class Guard(Protocol):
 
     def check(self, pipe: redis.client.Pipeline) -> None: ...
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None: ...
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class HitGuard:
         if not source_usable(pipe, self.source.job_id):
             raise CacheRaced(f"render {self.source.job_id} is no longer a cache source")
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None:
         pipe.sadd(refs_key(self.source.job_id), self.job_id)
         tenant_stats.count(pipe, self.tenant, tenant_stats.CACHE_HITS)
         tenant_stats.count(pipe, self.tenant, tenant_stats.CACHE_BYTES_SAVED, self.source.bytes)
@@ -79,7 +80,7 @@ class FollowGuard:
         if self.known and pipe.get(self.flight) != self.leader:
             raise CacheRaced(f"render {self.leader} is no longer in flight")
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None:
         pipe.zadd(followers_key(self.leader), {self.job_id: scores[self.job_id]})
         pipe.hset(FOLLOWING_KEY, self.job_id, self.leader)
 
@@ -99,7 +100,7 @@ class LeadGuard:
         if pipe.get(self.flight) is not None:
             raise CacheRaced("an identical render is in flight now")
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None:
         pipe.set(self.flight, self.job_id)
 
 
@@ -123,7 +124,7 @@ class FillGuard(WriteOnly):
     tenant: str
     source: CacheSource
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None:
         pipe.hset(entry_key(self.cache_key), self.renderer_key, self.source.model_dump_json())
         tenant_stats.count(pipe, self.tenant, tenant_stats.CACHE_MISSES)
 
@@ -142,7 +143,7 @@ class Guards:
         for guard in self.items:
             guard.check(pipe)
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None:
         for guard in self.items:
             guard.write(pipe, scores)
 
@@ -154,5 +155,5 @@ class UnrefGuard(WriteOnly):
     hit: str
     source: str
 
-    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, float]) -> None:
+    def write(self, pipe: redis.client.Pipeline, scores: Mapping[str, Place]) -> None:
         pipe.srem(refs_key(self.source), self.hit)

@@ -26,6 +26,7 @@ from typing import Any, cast
 import redis
 
 from render_core.heartbeats import LIVE_SLOTS_FUNCTION
+from render_core.places import Place
 from render_core.records import PREFIX
 from render_core.schema import JobRecord, Priority
 
@@ -131,7 +132,7 @@ def push_keys(priority: Priority, tenant: str) -> list[str]:
     ]
 
 
-def push(pipe: redis.client.Pipeline, record: JobRecord, score: float) -> None:
+def push(pipe: redis.client.Pipeline, record: JobRecord, score: Place) -> None:
     """Queue, inside the caller's MULTI, the job's entry in its tenant's fair queue."""
     keys = push_keys(record.request.priority, record.tenant)
     pipe.eval(PUSH, len(keys), *keys, record.id, score, record.tenant)

@@ -19,10 +19,10 @@ import redis
 
 from render_core import fair_queue, job_times, render_cache
 from render_core.errors import QueueUnavailable
+from render_core.places import Place
 from render_core.records import PREFIX
 from render_core.schema import JobRecord, JobStatus, Priority
 
-SEQUENCE_KEY = f"{PREFIX}:seq"
 # Queued jobs taken for dispatch whose message is not marked sent, scored by when they
 # were taken (epoch seconds): the reaper reads only these, not every queued record.
 UNSENT_KEY = f"{PREFIX}:unsent"
@@ -57,17 +57,13 @@ class JobIndex:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
 
-    def reserve_scores(self, count: int) -> list[int]:
-        """Places in the global sequence for ``count`` new jobs, in order."""
-        last = int(self.redis.incrby(SEQUENCE_KEY, count))
-        return list(range(last - count + 1, last + 1))
-
     @staticmethod
     def add(
-        pipe: redis.client.Pipeline, record: JobRecord, score: int, dispatch: bool = True
+        pipe: redis.client.Pipeline, record: JobRecord, score: Place, dispatch: bool = True
     ) -> None:
-        """``dispatch`` False: a queued job that waits elsewhere (a cache follower waits
-        for its leader, which sends it into the fair queue when it ends)."""
+        """The new job's entries at its place. ``dispatch`` False: a queued job that waits
+        elsewhere (a cache follower waits for its leader, which sends it into the fair
+        queue when it ends)."""
         pipe.zadd(tenant_index(record.tenant), {record.id: score})
         pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
         pipe.zadd(status_index(record.status), {record.id: score})

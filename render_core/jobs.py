@@ -19,9 +19,9 @@ from typing import Any, cast
 
 import redis
 
-from render_core import job_creation
+from render_core import job_creation, places
 from render_core.cache_guards import Guard
-from render_core.errors import Conflict, QueueFull
+from render_core.errors import Conflict, QueueFull, RateLimited
 from render_core.event_log import (
     DEFAULT_RETENTION_S,
     EventLog,
@@ -35,6 +35,8 @@ from render_core.records import UNREADABLE_KEY, TenantRecords
 from render_core.redis_conn import sync_redis
 from render_core.schema import JobRecord, JobStatus
 from render_core.settings import Settings
+from render_core.tenant_limits import Rate
+from render_core.token_bucket import Take
 
 ALLOWED_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     # queued → failed: its message could not be sent, or it ran out of attempts.
@@ -70,9 +72,6 @@ __all__ = [
 # job time or so: it is the workers, not a clock, that make room).
 CAPPED = (JobStatus.queued, JobStatus.running)
 QUEUE_FULL_RETRY_S = 5.0
-# Creations of one tenant overtaken by another of its creations in a row, before the jobs
-# are stored without keeping the tenant's order.
-MAX_LATE = 5
 
 
 def _creation_events(record: JobRecord) -> list[NewEvent]:
@@ -132,6 +131,7 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         max_queued: int | None = None,
         held: Collection[str] = (),
         guard: Guard | None = None,
+        rate: Rate | None = None,
     ) -> bool:
         """Store new jobs with their index entries, all or none; answers whether this call
         stored them.
@@ -145,13 +145,24 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         the cap. ``held`` jobs are queued but kept out of the fair queue (cache
         followers); a job created ``succeeded`` (a cache hit) gets its queued and
         succeeded events. ``guard`` adds keys to watch, a check under WATCH and writes.
+        With ``rate`` the jobs take as many tokens from their tenant's bucket, in the same
+        step (``RateLimited`` when it holds too few).
         """
         records = list(records)
         raws = [self.dump(record) for record in records]  # each reads back, or none is stored
         tenants = {record.tenant for record in records}
         adding = sum(record.status == JobStatus.queued for record in records)
         watched = list(guard.keys) if guard else []
-        late = 0
+        (tenant, *_) = tenants
+        checks = job_creation.Checks(
+            absent=[self.key(r.id) for r in records] if if_absent else [],
+            capped=[tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else [],
+            adding=adding,
+            max=max_queued or 0,
+            bucket=Take.of(tenant, rate, len(records)) if rate is not None else None,
+            count=len(records),
+            ordered=[tenant_index(t) for t in tenants],
+        )
         try:
             with self.redis.pipeline(transaction=True) as pipe:
                 while True:
@@ -160,41 +171,33 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
                             pipe.watch(*watched)  # type: ignore[no-untyped-call]
                         if guard is not None:
                             guard.check(pipe)
-                        scores = self.index.reserve_scores(len(records))
-                        checks = job_creation.Checks(
-                            absent=[self.key(r.id) for r in records] if if_absent else [],
-                            capped=[tenant_index(t, s) for t in tenants for s in CAPPED]
-                            if max_queued
-                            else [],
-                            adding=adding,
-                            max=max_queued or 0,
-                            # a sequence behind the index (reset by hand) is not waited out
-                            ordered=[tenant_index(t) for t in tenants] if late < MAX_LATE else [],
-                            first=scores[0],
-                        )
-                        writes = self._creation_writes(records, raws, scores, held, guard)
+                        writes = self._creation_writes(records, raws, held, guard)
                         if watched:
                             pipe.multi()
                             self.creation.queue(pipe, checks, writes)
                             outcome = job_creation.Outcome.of(pipe.execute()[0])
                         else:
                             outcome = self.creation.run(checks, writes)
+                        break
                     except redis.WatchError:
                         continue
                     except redis.exceptions.NoScriptError:
                         self.creation.load()
-                        continue
-                    if outcome.status != "late":  # another of the tenant's came first
-                        break
-                    late += 1
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
         if outcome.status == "full":
-            (tenant,) = tenants  # a submission belongs to one tenant
             raise QueueFull(
                 f"tenant {tenant} has {outcome.active} jobs queued or running; {adding} more "
                 f"would pass its limit of {max_queued}",
                 retry_after_s=QUEUE_FULL_RETRY_S,
+            )
+        if outcome.status == "rate":
+            assert rate is not None
+            raise RateLimited(
+                f"tenant {tenant} may submit {rate.per_s:g} renders a second "
+                f"(bursts of {rate.burst:g}); {len(records)} more fit in "
+                f"{outcome.wait_s:.1f} s",
+                retry_after_s=outcome.wait_s,
             )
         return outcome.status == "ok"
 
@@ -202,19 +205,19 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         self,
         records: list[JobRecord],
         raws: list[str],
-        scores: list[int],
         held: Collection[str],
         guard: Guard | None,
     ) -> redis.client.Pipeline:
         """The writes of a creation, queued on a pipeline that is never run (the creation
-        script applies them)."""
+        script applies them, filling in the places it takes)."""
         writes = self.redis.pipeline(transaction=False)
-        for record, raw, score in zip(records, raws, scores, strict=True):
+        pending = {record.id: places.pending(i) for i, record in enumerate(records)}
+        for record, raw in zip(records, raws, strict=True):
             writes.set(self.key(record.id), raw)
-            self.index.add(writes, record, score, dispatch=record.id not in held)
+            self.index.add(writes, record, pending[record.id], dispatch=record.id not in held)
             self.events.append(writes, record.tenant, _creation_events(record))
         if guard is not None:
-            guard.write(writes, {r.id: float(s) for r, s in zip(records, scores, strict=True)})
+            guard.write(writes, pending)
         return writes
 
     @staticmethod

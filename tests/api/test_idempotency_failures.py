@@ -139,7 +139,8 @@ async def test_a_redis_failure_at_any_step_never_makes_a_second_job(
             assert job["status"] == "queued", (step, job)
             if not fired:  # the whole request ran before step N: every step was covered
                 break
-        assert step > 8, f"only {step} steps"
+        # the key's claim, the checks' read, the creation, a dispatch, the key's completion
+        assert step > 5, f"only {step} steps"
         # Every job was sent (a resumed one possibly twice) or waits for its turn.
         waiting = redis_client.zcard(tenant_queue_key(Priority.interactive, "tenant-a"))
         assert queued_messages(redis_client) + waiting >= step

@@ -5,11 +5,22 @@ from __future__ import annotations
 import pytest
 import redis
 
+from render_core import fair_queue
 from render_core.cache_guards import LeadGuard
-from render_core.errors import Conflict, NotFound, QueueFull, StaleAttempt
-from render_core.job_index import SEQUENCE_KEY, tenant_index
+from render_core.errors import Conflict, NotFound, QueueFull, RateLimited, StaleAttempt
+from render_core.job_index import tenant_index
 from render_core.jobs import IllegalTransition, JobStore
-from render_core.schema import JobError, JobRecord, JobStatus, RendererInfo, RenderRequest
+from render_core.places import SEQUENCE_KEY
+from render_core.schema import (
+    JobError,
+    JobRecord,
+    JobStatus,
+    Priority,
+    RendererInfo,
+    RenderRequest,
+)
+from render_core.tenant_limits import Rate
+from render_core.token_bucket import bucket_key
 
 MOCK = RendererInfo(name="mock", version="1")
 ERROR = JobError(code="storage_unavailable", message="down", retryable=True)
@@ -141,24 +152,43 @@ def test_missing_job_is_not_found(jobs: JobStore) -> None:
         jobs.get("nope")
 
 
-def test_a_creation_overtaken_by_a_later_place_of_its_tenant_is_stored_after_it(
+def test_a_creation_takes_the_next_places_in_the_order_of_its_jobs(
     jobs: JobStore, redis_client: redis.Redis
 ) -> None:
-    """Places are taken before the creation script runs: when another creation of the
-    tenant took a later place and was stored first, this one takes a new place, so the
-    tenant's jobs stay in the order they were stored."""
-    ahead = int(redis_client.get(SEQUENCE_KEY) or 0) + 1
-    redis_client.zadd(tenant_index("t1"), {"other": ahead})  # stored first, with our place
-    assert jobs.create([_record("a")])
-    assert float(redis_client.zscore(tenant_index("t1"), "a") or 0) > ahead
+    before = int(redis_client.get(SEQUENCE_KEY) or 0)
+    assert jobs.create([_record("a"), _record("b"), _record("c")])
+    scores = [redis_client.zscore(tenant_index("t1"), job) for job in ("a", "b", "c")]
+    assert scores == [before + 1, before + 2, before + 3]
+    assert int(redis_client.get(SEQUENCE_KEY) or 0) == before + 3
+    fair = redis_client.zrange(fair_queue.tenant_queue_key(Priority.interactive, "t1"), 0, -1)
+    assert fair == ["a", "b", "c"]  # the fair queue got the places too, not the marks
 
 
-def test_a_sequence_behind_the_tenants_jobs_does_not_stop_creation(
+def test_a_sequence_behind_the_tenants_jobs_moves_past_them(
     jobs: JobStore, redis_client: redis.Redis
 ) -> None:
-    redis_client.zadd(tenant_index("t1"), {"restored": 10**9})  # a sequence reset by hand
-    assert jobs.create([_record("a")])
-    assert jobs.get("a").status == JobStatus.queued
+    """A sequence reset by hand: the tenant's new jobs still come after its old ones."""
+    redis_client.zadd(tenant_index("t1"), {"restored": 10**9})
+    assert jobs.create([_record("a"), _record("b")])
+    assert redis_client.zrange(tenant_index("t1"), -3, -1) == ["restored", "a", "b"]
+    assert int(redis_client.get(SEQUENCE_KEY) or 0) == 10**9 + 2
+    assert jobs.create([_record("c")])
+    assert redis_client.zscore(tenant_index("t1"), "c") == 10**9 + 3
+
+
+def test_the_rate_is_taken_with_the_writes_and_a_capped_refusal_takes_no_tokens(
+    jobs: JobStore, redis_client: redis.Redis
+) -> None:
+    rate = Rate(per_s=0.001, burst=3)  # three tokens, then one every 1000 s
+    redis_client.delete(bucket_key("t1"))
+    assert jobs.create([_record("a"), _record("b")], rate=rate, max_queued=10)
+    with pytest.raises(QueueFull):  # refused by the cap first: no tokens taken
+        jobs.create([_record("c")], rate=rate, max_queued=2)
+    with pytest.raises(RateLimited) as refused:  # two more would need one token more
+        jobs.create([_record("c"), _record("d")], rate=rate, max_queued=10)
+    assert refused.value.retry_after_s is not None and 900 < refused.value.retry_after_s <= 1000
+    assert jobs.get_many(["c", "d"]) == [None, None]
+    assert jobs.create([_record("c")], rate=rate, max_queued=10)  # the last token
 
 
 def test_the_cap_and_absence_are_checked_with_the_writes(jobs: JobStore) -> None:
