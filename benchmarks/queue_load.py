@@ -8,12 +8,17 @@ the cost of our API and job store shows as a ratio.
     .venv/bin/python -m benchmarks.queue_load --jobs 1000
     .venv/bin/python -m benchmarks.queue_load --jobs 1000 --replica   # WAIT 1 before 202
     .venv/bin/python -m benchmarks.queue_load --jobs 1000 --rate 100  # open loop
+    .venv/bin/python -m benchmarks.queue_load --jobs 1000 --rate 100 --worker-nice 10
 
 By default the client threads submit as fast as answers come back (closed loop), which
 measures the most the API accepts. ``--rate N`` is an open loop: request ``i`` is due at
 ``i / N`` seconds whether or not earlier ones were answered, as independent clients
 would send them, and its latency counts from that due time, so a slow answer that holds
 back the requests behind it shows in their latency too (no coordinated omission).
+
+The workers render on the same cores as the API, Redis and the load generator; a backlog
+keeps them busy throughout. ``--worker-nice N`` runs them at a lower CPU priority
+(``RENDER_WORKER_NICE``), as on a host they share with the API.
 
 ``--replica`` adds a replica of that Redis and makes the API wait for it (``WAIT 1``)
 before each 202, as it does behind sentinels: the difference is the cost of that wait.
@@ -27,12 +32,14 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from benchmarks.cpu_use import group_cpu_s, own_cpu_s, process_cpu_s, used
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
 from render_core.jobs import JobStore
@@ -64,6 +71,15 @@ class LoadResult:
     end_to_end_ms: list[float]
     raw_send_per_s: float
     rate: float | None = None  # requests a second of an open loop; None: closed loop
+    worker_nice: int = 0
+    # CPU ms a job while the jobs were submitted, by role (API, Redis, client, workers),
+    # and a raw send_task's (sender, Redis)
+    cpu_ms_per_job: dict[str, float] = field(default_factory=dict)
+    raw_cpu_ms_per_send: dict[str, float] = field(default_factory=dict)
+
+
+# CPU seconds so far, by role
+Meter = Callable[[], dict[str, float]]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,18 +94,23 @@ def _env(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def raw_send_rate(settings: Settings, count: int) -> float:
-    """Celery's own publish rate on the same Redis, to a scratch queue nobody consumes."""
+def raw_send_rate(settings: Settings, count: int, meter: Meter) -> tuple[float, dict[str, float]]:
+    """Celery's own publish rate on the same Redis, to a scratch queue nobody consumes,
+    and its CPU ms a message (this process's and Redis's)."""
     app = make_celery(settings)
     queue = "load-scratch"
+    app.send_task("load.noop", args=["connect"], queue=queue)
+    cpu_before = meter()
     started = time.perf_counter()
     for index in range(count):
         app.send_task("load.noop", args=[str(index)], queue=queue)
     elapsed = time.perf_counter() - started
+    cpu = used(cpu_before, meter())
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)
     app.close()
-    return count / elapsed
+    per_send = {"sender": cpu["client"] * 1000 / count, "Redis": cpu["Redis"] * 1000 / count}
+    return count / elapsed, per_send
 
 
 def run_load(
@@ -100,6 +121,7 @@ def run_load(
     root: Path,
     replica: bool = False,
     rate: float | None = None,
+    worker_nice: int = 0,
 ) -> LoadResult:
     with contextlib.ExitStack() as servers:
         redis_server = servers.enter_context(
@@ -114,6 +136,7 @@ def run_load(
             "tenant_rate": "100000/s",
             "tenant_max_queued": "100000",
             "max_interactive_wait_s": "100000",
+            "worker_nice": str(worker_nice),
         }
         if replica:
             copy = servers.enter_context(LocalRedis(root / "replica").replica_of(redis_server))
@@ -131,12 +154,22 @@ def run_load(
             for i in range(workers)
         ]
         api_args = [*CLI, "api", "--port", str(port), "--workers", str(api_workers)]
-        children.append(ManagedProcess(api_args, env, root / "api.log"))
+        api = ManagedProcess(api_args, env, root / "api.log")
+        redis_pid = redis_server.process.pid if redis_server.process else 0
+
+        def meter() -> dict[str, float]:
+            return {
+                "API": group_cpu_s(api.pid),  # uvicorn's processes share its group
+                "Redis": process_cpu_s(redis_pid),
+                "client": own_cpu_s(),
+                "workers": sum(group_cpu_s(worker.pid) for worker in children),
+            }
+
         try:
             settings = Settings(**values)  # type: ignore[arg-type]
-            return _measure(api_url, settings, jobs, concurrency, rate)
+            return _measure(api_url, settings, jobs, concurrency, rate, meter, worker_nice)
         finally:
-            for child in children:
+            for child in [*children, api]:
                 child.stop()
 
 
@@ -148,7 +181,13 @@ def _ready(url: str) -> bool:
 
 
 def _measure(
-    api_url: str, settings: Settings, jobs: int, concurrency: int, rate: float | None
+    api_url: str,
+    settings: Settings,
+    jobs: int,
+    concurrency: int,
+    rate: float | None,
+    meter: Meter,
+    worker_nice: int,
 ) -> LoadResult:
     wait_until(lambda: _ready(api_url), 60, "API ready")
     with httpx.Client(base_url=api_url, timeout=60) as client:
@@ -169,6 +208,7 @@ def _measure(
 
         wait_until(warm, 60, "warm-up jobs")
 
+        cpu_before = meter()
         started = time.perf_counter()
 
         def submit(index: int) -> tuple[str, float]:
@@ -183,6 +223,7 @@ def _measure(
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             submitted = list(pool.map(submit, range(jobs)))
         submit_s = time.perf_counter() - started
+        cpu = used(cpu_before, meter())
         ids = [job_id for job_id, _ in submitted]
 
         def all_finished() -> bool:
@@ -194,6 +235,7 @@ def _measure(
 
         wait_until(all_finished, 1800, f"{jobs} jobs finishing", poll_s=0.2)
         wall = time.perf_counter() - started
+    raw_send_per_s, raw_cpu = raw_send_rate(settings, max(jobs, 1000), meter)
     records: list[JobRecord] = [store.get(job_id) for job_id in ids]
     end_to_end = [
         (r.finished_at - r.created_at).total_seconds() * 1000 for r in records if r.finished_at
@@ -205,8 +247,11 @@ def _measure(
         submit_s=submit_s,
         enqueue_ms=[latency for _, latency in submitted],
         end_to_end_ms=end_to_end,
-        raw_send_per_s=raw_send_rate(settings, max(jobs, 1000)),
+        raw_send_per_s=raw_send_per_s,
         rate=rate,
+        worker_nice=worker_nice,
+        cpu_ms_per_job={role: seconds * 1000 / jobs for role, seconds in cpu.items()},
+        raw_cpu_ms_per_send=raw_cpu,
     )
 
 
@@ -220,6 +265,7 @@ def table(result: LoadResult) -> str:
         accepted = ("open loop: offered / answered", f"{result.rate:g} / {api_rate:.0f} req/s")
     rows = [
         ("jobs submitted / succeeded", f"{result.jobs} / {result.succeeded}"),
+        ("workers' nice", str(result.worker_nice)),
         ("throughput, submit to last finish", f"{rate:.1f} jobs/s ({result.wall_s:.1f} s)"),
         accepted,
         (
@@ -231,11 +277,17 @@ def table(result: LoadResult) -> str:
             f"{percentile(e2e, 50):.0f} / {percentile(e2e, 99):.0f} ms",
         ),
         ("raw Celery send_task rate", f"{result.raw_send_per_s:.0f} msgs/s"),
+        ("CPU a job while submitting", _per_role(result.cpu_ms_per_job)),
+        ("CPU a raw send_task", _per_role(result.raw_cpu_ms_per_send)),
     ]
     if result.rate is None:  # an open loop's API rate is the offered one: no ratio to read
         rows.append(("API enqueue / raw send_task", f"{api_rate / result.raw_send_per_s:.2f}x"))
     lines = ["| measure | value |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in rows)]
     return "\n".join(lines)
+
+
+def _per_role(cpu_ms: dict[str, float]) -> str:
+    return ", ".join(f"{role} {ms:.2f} ms" for role, ms in cpu_ms.items())
 
 
 def main(argv: list[str] | None = None) -> LoadResult:
@@ -250,6 +302,9 @@ def main(argv: list[str] | None = None) -> LoadResult:
     parser.add_argument(
         "--rate", type=float, help="open loop: requests a second, on a fixed schedule"
     )
+    parser.add_argument(
+        "--worker-nice", type=int, default=0, help="the workers' CPU priority (RENDER_WORKER_NICE)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="queue-load-") as root:
         result = run_load(
@@ -260,6 +315,7 @@ def main(argv: list[str] | None = None) -> LoadResult:
             Path(root),
             args.replica,
             args.rate,
+            args.worker_nice,
         )
     print(table(result))
     return result

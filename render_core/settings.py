@@ -174,6 +174,13 @@ class Settings(BaseSettings):
     presign_expiry_s: int = Field(3600, ge=1, le=SEVEN_DAYS_S, description="Presigned URL life.")
     flower_basic_auth: str = Field("", description="user:password for Flower.")
     worker_metrics_port: int = Field(0, ge=0, le=65535, description="Worker /metrics; 0 = off.")
+    worker_nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="Lower the worker's CPU priority by this much (nice): on a host it shares "
+        "with the API or Redis, they answer first while renders use the rest.",
+    )
     worker_metrics_host: str = Field(
         "0.0.0.0", description="Interface of the worker's /metrics (Prometheus scrapes it)."
     )

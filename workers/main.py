@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from render_core.queue import render_queues
@@ -40,6 +41,8 @@ def run_worker(
     # children use it too (S3 clients are made per process, on first use).
     store = open_store(settings)
     store.check()
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # before Celery forks: its pool inherits it
     consumed = queues or render_queues(settings)
     app = create_worker_app(settings, consumed, store, concurrency)
     app.worker_main(worker_argv(settings, consumed, concurrency, name, loglevel))

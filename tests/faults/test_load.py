@@ -16,4 +16,6 @@ def test_one_hundred_concurrent_jobs_all_succeed(tmp_path: Path) -> None:
     assert result.succeeded == result.jobs == 100
     assert len(result.end_to_end_ms) == 100 and min(result.end_to_end_ms) > 0
     assert result.raw_send_per_s > 0
+    # the CPU each role used was read from /proc: the API and this process did work
+    assert result.cpu_ms_per_job["API"] > 0 and result.raw_cpu_ms_per_send["sender"] > 0
     assert "| jobs submitted / succeeded | 100 / 100 |" in table(result)
