@@ -26,13 +26,12 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.queue_load import SAMPLE, _env, _ready
+from benchmarks.local_stack import CLI, SAMPLE, UNLIMITED, api_ready, stack_env
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
 from render_core.jobs import JobStore
 from render_core.schema import JobRecord, JobStatus
 
-CLI = [sys.executable, "-m", "render_cli"]
 KEYS = {"tenant-a": "bench-key-a", "tenant-b": "bench-key-b"}
 # 5 frames at 20 ms: a job of about 0.15 s with the queue's own costs included.
 JOB = {"emotion": "happy", "size": 256, "duration_ms": 200, "fps": 25, "outputs": ["frames"]}
@@ -84,12 +83,10 @@ def run_mode(mode: Mode, jobs: int, root: Path) -> FairnessResult:
             "api_keys": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
             "renderer": "mock",
             "mock_frame_delay_s": FRAME_DELAY_S,
-            "tenant_rate": "100000/s",
-            "tenant_max_queued": "100000",
-            "max_interactive_wait_s": "100000",
+            **UNLIMITED,
             **mode.settings,
         }
-        env = _env(values)
+        env = stack_env(values)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         children = [
@@ -112,7 +109,7 @@ def run_mode(mode: Mode, jobs: int, root: Path) -> FairnessResult:
 
 
 def _measure(name: str, url: str, redis_url: str, jobs: int) -> FairnessResult:
-    wait_until(lambda: _ready(url), 90, "API ready (both workers beating)")
+    wait_until(lambda: api_ready(url), 90, "API ready (both workers beating)")
     store = JobStore.from_url(redis_url)
     with _client(url, "tenant-a") as a, _client(url, "tenant-b") as b:
         # 500 renders, not one render and 499 cache hits (the code before the cache has

@@ -30,8 +30,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
-import sys
 import tempfile
 import threading
 import time
@@ -44,6 +42,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from benchmarks.cpu_use import group_cpu_s, own_cpu_s, process_cpu_s, used
+from benchmarks.local_stack import CLI, SAMPLE, UNLIMITED, api_ready, percentile, stack_env
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
 from render_core.jobs import JobStore
@@ -51,7 +50,6 @@ from render_core.queue import make_celery
 from render_core.schema import JobRecord, JobStatus
 from render_core.settings import Settings
 
-SAMPLE = Path(__file__).resolve().parents[1] / "render_cli" / "assets" / "astronaut.png"
 # Every job renders ('cache': false): this measures the queue, not the render cache.
 JOB = {
     "emotion": "happy",
@@ -61,7 +59,6 @@ JOB = {
     "outputs": ["frames"],
     "cache": False,
 }
-CLI = [sys.executable, "-m", "render_cli"]
 WARM_UP_JOBS = 8
 
 
@@ -84,18 +81,6 @@ class LoadResult:
 
 # CPU seconds so far, by role
 Meter = Callable[[], dict[str, float]]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def _env(settings: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
-    env.update({f"RENDER_{k.upper()}": v for k, v in settings.items()})
-    env["RENDER_LOG_JSON"] = "false"
-    return env
 
 
 def raw_send_rate(settings: Settings, count: int, meter: Meter) -> tuple[float, dict[str, float]]:
@@ -136,17 +121,14 @@ def run_load(
             "storage_url": (root / "storage").as_uri(),
             "api_keys": "",
             "renderer": "mock",
-            # the queue's own capacity is measured: no tenant limit or admission cuts in
-            "tenant_rate": "100000/s",
-            "tenant_max_queued": "100000",
-            "max_interactive_wait_s": "100000",
+            **UNLIMITED,
             "worker_nice": str(worker_nice),
         }
         if replica:
             copy = servers.enter_context(LocalRedis(root / "replica").replica_of(redis_server))
             copy.wait_replicating()
             values["redis_wait_replicas"] = "1"
-        env = _env(values)
+        env = stack_env(values)
         port = free_port()
         api_url = f"http://127.0.0.1:{port}"
         children = [
@@ -212,13 +194,6 @@ class JsonPoster:
             connection.close()
 
 
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _measure(
     api_url: str,
     settings: Settings,
@@ -228,7 +203,7 @@ def _measure(
     meter: Meter,
     worker_nice: int,
 ) -> LoadResult:
-    wait_until(lambda: _ready(api_url), 60, "API ready")
+    wait_until(lambda: api_ready(api_url), 60, "API ready")
     with httpx.Client(base_url=api_url, timeout=60) as client:
         character = client.post(
             "/v1/characters", files={"portrait": ("a.png", SAMPLE.read_bytes())}

@@ -11,7 +11,6 @@ and once more with a GET of its manifest.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.queue_load import SAMPLE, _env, _ready, percentile
+from benchmarks.local_stack import CLI, SAMPLE, UNLIMITED, api_ready, percentile, stack_env
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
 
-CLI = [sys.executable, "-m", "render_cli"]
 JOB = {"emotion": "happy", "intensity": 0.8, "size": 512, "duration_ms": 2000, "fps": 25}
 
 
@@ -41,9 +39,9 @@ def run(hits: int, root: Path) -> CacheResult:
             "storage_url": (root / "storage").as_uri(),
             "api_keys": "",
             "renderer": "mock",
-            "tenant_rate": "100000/s",
+            **UNLIMITED,
         }
-        env = _env(values)
+        env = stack_env(values)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         children = [
@@ -51,7 +49,7 @@ def run(hits: int, root: Path) -> CacheResult:
             ManagedProcess([*CLI, "api", "--port", str(port)], env, root / "api.log"),
         ]
         try:
-            wait_until(lambda: _ready(url), 90, "API ready")
+            wait_until(lambda: api_ready(url), 90, "API ready")
             with httpx.Client(base_url=url, timeout=60) as client:
                 return _measure(client, hits)
         finally:
