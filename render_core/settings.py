@@ -11,9 +11,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from render_core.ice_servers import IceServer, parse_ice_servers
 from render_core.storage_url import StorageLocation, parse_storage_url
 from render_core.tenant_limits import Rate, TenantLimits, parse_tenant_limits
 
@@ -32,36 +33,6 @@ def usable_cpus(cap: int) -> int:
     else:
         count = os.cpu_count() or 1
     return max(1, min(cap, count))
-
-
-class IceServer(BaseModel):
-    """One STUN or TURN server, in the shape of WebRTC's ``RTCIceServer``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    urls: str | list[str]
-    username: str | None = None
-    credential: str | None = None
-
-    @property
-    def url_list(self) -> list[str]:
-        return [self.urls] if isinstance(self.urls, str) else list(self.urls)
-
-
-_ICE_SERVERS = TypeAdapter(list[IceServer])
-
-
-def _parse_ice_servers(value: str) -> list[IceServer]:
-    if not value.strip():
-        return []
-    servers = _ICE_SERVERS.validate_json(value)
-    for server in servers:
-        for url in server.url_list:
-            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
-                raise ValueError(f"RENDER_ICE_SERVERS: {url!r} is not a stun: or turn: URL")
-            if url.startswith("turn") and not (server.username and server.credential):
-                raise ValueError(f"RENDER_ICE_SERVERS: {url!r} needs username and credential")
-    return servers
 
 
 class Settings(BaseSettings):
@@ -303,13 +274,13 @@ class Settings(BaseSettings):
     @field_validator("ice_servers")
     @classmethod
     def _ice_servers_parse(cls, value: str) -> str:
-        _parse_ice_servers(value)
+        parse_ice_servers(value)
         return value
 
     @cached_property
     def ice_server_list(self) -> list[IceServer]:
         """``ice_servers`` parsed (validated when the settings were read)."""
-        return _parse_ice_servers(self.ice_servers)
+        return parse_ice_servers(self.ice_servers)
 
     @cached_property
     def udp_port_range(self) -> tuple[int, int] | None:
