@@ -1,10 +1,11 @@
-"""Frame encoders on this host's CPU: PNG settings, PNG threads, and the mp4's cost a frame.
+"""Frame encoders on this host's CPU: PNG writers, PNG threads, and the mp4's cost a frame.
 
 The frames are the sample portrait at 512 px with a little seeded noise (±2 levels), as
-rendered frames carry texture a clean photo lacks. For each PNG setting (deflate level,
-row filter, match strategy): ms a frame on one thread and KB a frame; then frames a
-second for the worker's setting over 1 to ``--max-threads`` threads; then libx264 as the
-worker runs it, wall and CPU ms a frame (x264 runs threads of its own).
+rendered frames carry texture a clean photo lacks. For each PNG writer (ours on ISA-L's
+deflate at its levels and row filters, and libpng through OpenCV at the settings the
+worker used before): ms a frame on one thread and KB a frame; then frames a second for
+the worker's writer over 1 to ``--max-threads`` threads; then libx264 as the worker runs
+it, wall and CPU ms a frame (x264 runs threads of its own).
 
     python -m benchmarks.png_encode
 """
@@ -14,16 +15,21 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
+from isal import isal_zlib
 from PIL import Image
 
 from render_cli.assets import __file__ as assets_init
-from workers.encoding import PNG_PARAMS, Mp4Writer
+from workers import png
+from workers.encoding import Mp4Writer
 from workers.renderer import Frame
+
+Encoder = Callable[[Frame], bytes]
 
 PORTRAIT = Path(assets_init).parent / "astronaut.png"
 SIZE = 512
@@ -32,20 +38,49 @@ LEVEL, FILTER, STRATEGY = (
     cv2.IMWRITE_PNG_FILTER,
     cv2.IMWRITE_PNG_STRATEGY,
 )
-CANDIDATES = {
-    "level 1, Paeth": [LEVEL, 1, FILTER, cv2.IMWRITE_PNG_FILTER_PAETH],
-    "level 1, Paeth, RLE": [
-        LEVEL, 1, FILTER, cv2.IMWRITE_PNG_FILTER_PAETH, STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE
-    ],
-    "level 1, Sub, RLE": [
+LIBPNG = {
+    "libpng level 1, Paeth": [LEVEL, 1, FILTER, cv2.IMWRITE_PNG_FILTER_PAETH],
+    "libpng level 1, Sub, RLE (the worker's before)": [
         LEVEL, 1, FILTER, cv2.IMWRITE_PNG_FILTER_SUB, STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE
     ],
-    "level 1, Up, RLE": [
-        LEVEL, 1, FILTER, cv2.IMWRITE_PNG_FILTER_UP, STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE
-    ],
-    "level 1, Sub": [LEVEL, 1, FILTER, cv2.IMWRITE_PNG_FILTER_SUB],
-    "level 0 (stored)": [LEVEL, 0],
+    "libpng level 0 (stored)": [LEVEL, 0],
 }  # fmt: skip
+WORKER = f"ours, ISA-L level {png.DEFLATE_LEVEL}, Up (the worker's)"
+
+
+def _libpng(params: list[int]) -> Encoder:
+    def encode(frame: Frame) -> bytes:
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
+        assert ok
+        return bytes(encoded.tobytes())
+
+    return encode
+
+
+def _ours(level: int, row_filter: Callable[[Frame], bytes]) -> Encoder:
+    def encode(frame: Frame) -> bytes:
+        height, width = frame.shape[:2]
+        return png.rgb8_file(width, height, isal_zlib.compress(row_filter(frame), level))
+
+    return encode
+
+
+def _sub_filtered(frame: Frame) -> bytes:
+    rows = frame.reshape(frame.shape[0], -1)
+    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
+    filtered[:, 0] = 1
+    filtered[:, 1:4] = rows[:, :3]
+    np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])
+    return filtered.tobytes()
+
+
+def candidates() -> dict[str, Encoder]:
+    found: dict[str, Encoder] = {WORKER: png.encode_png}
+    for level in (0, 2, 3):
+        found[f"ours, ISA-L level {level}, Up"] = _ours(level, png.up_filtered)
+    found[f"ours, ISA-L level {png.DEFLATE_LEVEL}, Sub"] = _ours(png.DEFLATE_LEVEL, _sub_filtered)
+    found.update({name: _libpng(params) for name, params in LIBPNG.items()})
+    return found
 
 
 def sample_frames(count: int) -> list[Frame]:
@@ -58,26 +93,19 @@ def sample_frames(count: int) -> list[Frame]:
     ]
 
 
-def encode(frame: Frame, params: list[int]) -> bytes:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
-    assert ok
-    return bytes(encoded.tobytes())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-threads", type=int, default=16)
     args = parser.parse_args()
     frames = sample_frames(8)
-    worker = next((name for name, params in CANDIDATES.items() if params == PNG_PARAMS), "?")
-    print(f"## Frame encoders, {SIZE} px frames (the worker's PNG setting: {worker})\n")
-    print("| PNG setting | ms a frame, 1 thread | KB a frame |")
+    print(f"## Frame encoders, {SIZE} px frames\n")
+    print("| PNG writer | ms a frame, 1 thread | KB a frame |")
     print("| --- | ---: | ---: |")
-    for name, params in CANDIDATES.items():
+    for name, encode in candidates().items():
         for frame in frames:
-            encode(frame, params)  # warm-up
+            encode(frame)  # warm-up
         started = time.perf_counter()
-        sizes = [len(encode(frame, params)) for frame in frames * 3]
+        sizes = [len(encode(frame)) for frame in frames * 3]
         ms = (time.perf_counter() - started) / len(sizes) * 1000
         print(f"| {name} | {ms:.1f} | {np.mean(sizes) / 1024:.0f} |")
     print("\n| PNG threads | frames/s |\n| ---: | ---: |")
@@ -85,9 +113,9 @@ def main() -> None:
     threads = 1
     while threads <= args.max_threads:
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda frame: encode(frame, PNG_PARAMS), frames))
+            list(pool.map(png.encode_png, frames))
             started = time.perf_counter()
-            list(pool.map(lambda frame: encode(frame, PNG_PARAMS), many))
+            list(pool.map(png.encode_png, many))
             print(f"| {threads} | {len(many) / (time.perf_counter() - started):.0f} |")
         threads *= 2
     with tempfile.TemporaryDirectory(prefix="bench-mp4-") as tmp:

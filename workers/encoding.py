@@ -1,12 +1,7 @@
 """Frame and clip encoders: PNG, WebP or JPEG frames; H.264 mp4 through PyAV, streamed.
 
-PNG, the default frame format, is the worker's largest CPU cost per frame. OpenCV's libpng
-encoder runs without the GIL from start to end (Pillow's re-takes it between output
-blocks, so encoder threads contend with the render loop). Fast deflate (level 1) with the
-Sub filter and run-length matching only is the cheapest setting that keeps files small:
-on an H200 host core a 512 px frame takes 17.6 ms and 498 KB, against 28.2 ms and 508 KB
-with the Paeth filter and full matching, and 12.8 ms but 770 KB stored uncompressed
-(``python -m benchmarks.png_encode``).
+PNG, the default frame format, is written by ``workers.png`` (our writer on ISA-L's
+deflate, a quarter of libpng's CPU for files of the same size).
 """
 
 from __future__ import annotations
@@ -18,27 +13,19 @@ from types import TracebackType
 from typing import Any
 
 import av
-import cv2
 from PIL import Image
 
 from render_core.schema import FrameFormat
+from workers.png import encode_png
 from workers.renderer import Frame
 
 DEFAULT_QUALITY = 90
-PNG_PARAMS = [
-    cv2.IMWRITE_PNG_COMPRESSION,
-    1,
-    cv2.IMWRITE_PNG_FILTER,
-    cv2.IMWRITE_PNG_FILTER_SUB,
-    cv2.IMWRITE_PNG_STRATEGY,
-    cv2.IMWRITE_PNG_STRATEGY_RLE,
-]
 
 
 def encode_frame(frame: Frame, frame_format: FrameFormat, quality: int | None = None) -> bytes:
     """Deterministic encoders: the same pixels always give the same bytes."""
     if frame_format == FrameFormat.png:
-        return _encode_png(frame)
+        return encode_png(frame)
     buffer = io.BytesIO()
     image = Image.fromarray(frame)
     if frame_format == FrameFormat.webp:
@@ -46,13 +33,6 @@ def encode_frame(frame: Frame, frame_format: FrameFormat, quality: int | None = 
     else:
         image.save(buffer, format="JPEG", quality=quality or DEFAULT_QUALITY)
     return buffer.getvalue()
-
-
-def _encode_png(frame: Frame) -> bytes:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), PNG_PARAMS)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a {frame.shape} frame as PNG")
-    return bytes(encoded.tobytes())
 
 
 class Mp4Writer:
