@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from avatar_render_client import AvatarRenderClient, AvatarRenderError
+from pydantic import ValidationError
 
 from render_cli.request_options import request_default, request_option
 from render_cli.roles import needs_extra
@@ -258,8 +259,23 @@ def jobs_retry(
     Dispatcher(celery, settings, store).top_up()  # what fits now; workers send the rest
 
 
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Each refused setting as ``RENDER_NAME: why``, without pydantic's dump of the input."""
+    problems = []
+    for error in exc.errors():
+        why = str(error["msg"]).removeprefix("Value error, ")
+        names = [str(part) for part in error["loc"]]
+        problems.append(f"RENDER_{names[0].upper()}: {why}" if names else why)
+    return problems
+
+
 def main() -> None:
-    configure_logging(_settings())
+    try:
+        configure_logging(_settings())
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            typer.secho(f"error [invalid_settings]: {problem}", fg="red", err=True)
+        raise SystemExit(2) from None
     try:
         app()
     except (RenderServiceError, AvatarRenderError) as exc:

@@ -314,7 +314,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _tenant_limits_parse(self) -> Settings:
-        parse_tenant_limits(self.tenant_limits, self.tenant_defaults)
+        try:
+            parse_tenant_limits(self.tenant_limits, self.tenant_defaults)
+        except ValueError as exc:
+            raise ValueError(f"RENDER_TENANT_LIMITS: {exc}") from exc
         return self
 
     @cached_property

@@ -64,3 +64,24 @@ def test_an_unreachable_api_is_one_line_naming_the_url() -> None:
     lines = finished.stderr.strip().splitlines()
     assert len(lines) == 1 and url in lines[0], finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "why"),
+    [
+        ("PRESIGN_EXPIRY_S", "0", "Input should be greater than or equal to 1"),
+        ("TENANT_LIMITS", "acme:rate=2/s,burst=2", "burst 2 is below the largest batch (100)"),
+    ],
+)
+def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
+    name: str, value: str, why: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "render_cli", "api"],
+        env=child_env(**{name.lower(): value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error [invalid_settings]: RENDER_{name}: {why}"]
