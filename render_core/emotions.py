@@ -43,7 +43,7 @@ CONTROL_RANGES: dict[str, tuple[float, float]] = {
 def _control(name: str, description: str) -> Any:
     """An optional control field bounded by its row of ``CONTROL_RANGES``."""
     low, high = CONTROL_RANGES[name]
-    return Field(None, ge=low, le=high, description=description)
+    return Field(None, ge=low, le=high, strict=True, allow_inf_nan=False, description=description)
 
 
 class FineControls(BaseModel):

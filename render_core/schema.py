@@ -153,9 +153,13 @@ class RenderRequest(BaseModel):
         description="A registered driving video whose motion the character follows.",
     )
     controls: FineControls | None = Field(None, description="Fine controls on top of the preset.")
-    intensity: float = Field(DEFAULT_INTENSITY, ge=0.0, le=1.0, description="0 is neutral.")
-    duration_ms: int = Field(2000, ge=200, le=10_000, description="Clip length.")
-    fps: int = Field(25, ge=1, le=60, description="Frames a second.")
+    # Numbers and flags are strict: true, "0.5" or 2000.0 are refused, not converted.
+    intensity: float = Field(
+        DEFAULT_INTENSITY, ge=0.0, le=1.0, strict=True, allow_inf_nan=False,
+        description="0 is neutral.",
+    )  # fmt: skip
+    duration_ms: int = Field(2000, ge=200, le=10_000, strict=True, description="Clip length.")
+    fps: int = Field(25, ge=1, le=60, strict=True, description="Frames a second.")
     size: Literal[256, 512] = Field(512, description="Square output side in pixels.")
     outputs: list[OutputKind] = Field(
         default_factory=lambda: [OutputKind.frames, OutputKind.mp4],
@@ -165,11 +169,12 @@ class RenderRequest(BaseModel):
     )
     frame_format: FrameFormat = Field(FrameFormat.png, description="png, webp or jpeg frames.")
     quality: int | None = Field(
-        None, ge=1, le=100, description="webp/jpeg quality (default 90); not for png."
+        None, ge=1, le=100, strict=True, description="webp/jpeg quality (default 90); not for png."
     )
     priority: Priority = Field(Priority.interactive, description="Queue class.")
     cache: bool = Field(
         True,
+        strict=True,
         description="false: render anew even when an identical render of this tenant exists "
         "or is under way (by default such a request succeeds from it at once).",
     )
@@ -180,6 +185,13 @@ class RenderRequest(BaseModel):
         f"{MAX_METADATA_KEYS} keys (1 to {MAX_METADATA_KEY_LENGTH} characters) whose values "
         f"are texts of at most {MAX_METADATA_TEXT_LENGTH} characters, numbers, booleans or null.",
     )
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size_is_a_whole_number(cls, value: object) -> object:
+        if isinstance(value, float):  # a literal would take 256.0 as 256
+            raise ValueError("size is a whole number: 256 or 512")
+        return value
 
     @field_validator("outputs")
     @classmethod

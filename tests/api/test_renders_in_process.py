@@ -51,6 +51,14 @@ async def test_a_submission_stores_a_queued_job_and_sends_one_message(
         ({"colour": "red"}, "colour"),
         ({"driving_video_id": "v1"}, "driving_video_id"),
         ({"quality": 80}, "quality"),
+        # wrong types are refused, not converted
+        ({"intensity": True}, "intensity"),
+        ({"intensity": "0.5"}, "intensity"),
+        ({"duration_ms": "2000"}, "duration_ms"),
+        ({"duration_ms": 2000.0}, "duration_ms"),
+        ({"size": 256.0}, "size"),
+        ({"cache": "yes"}, "cache"),
+        ({"controls": {"smile": "0.5"}}, "smile"),
     ],
 )
 async def test_bad_requests_are_422_and_send_nothing(
@@ -64,6 +72,17 @@ async def test_bad_requests_are_422_and_send_nothing(
     assert field in error["message"] or "exactly one" in error["message"]
     assert (await client.get("/v1/renders")).json()["jobs"] == []
     assert queued_messages(redis_client) == 0
+
+
+async def test_a_number_that_is_not_finite_is_422(client: httpx.AsyncClient) -> None:
+    character = await register(client)
+    body = f'{{"character_id": "{character["id"]}", "emotion": "sad", "intensity": NaN}}'
+    response = await client.post(
+        "/v1/renders", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "intensity" in response.json()["error"]["message"]
+    assert (await client.get("/v1/renders")).json()["jobs"] == []
 
 
 async def test_auth_and_tenants(client_for: ClientFactory) -> None:

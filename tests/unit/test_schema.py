@@ -57,6 +57,14 @@ def test_all_seven_emotions_are_accepted() -> None:
         ({"controls": {"mouth_open": -0.5}}, "mouth_open"),
         ({"controls": {"wink": 1}}, "wink"),
         ({"frame_format": "jpeg", "quality": 0}, "quality"),
+        ({"intensity": True}, "intensity"),
+        ({"intensity": "0.5"}, "intensity"),
+        ({"intensity": float("nan")}, "intensity"),
+        ({"fps": 25.0}, "fps"),
+        ({"size": 512.0}, "size"),
+        ({"cache": 1}, "cache"),
+        ({"frame_format": "jpeg", "quality": "90"}, "quality"),
+        ({"controls": {"head_yaw": float("inf")}}, "head_yaw"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(change: dict[str, Any], field: str) -> None:
