@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from producer_api.errors import CatchAll, install_error_handlers
 from producer_api.event_stream import EventReader
 from producer_api.faces.loading import load_face_detector
 from producer_api.guard import RequestGuard
-from producer_api.heavy import HeavyWork
+from producer_api.heavy import HeavyWork, shut_pools
 from producer_api.idempotency import IdempotencyStore
 from producer_api.live.sessions import LiveSessions
 from producer_api.metrics import install_metrics
@@ -64,6 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     live: LiveSessions = app.state.live
     await live.shutdown()  # peer connections end with the process, not after it
+    await asyncio.to_thread(shut_pools)
 
 
 def create_app(settings: Settings) -> FastAPI:

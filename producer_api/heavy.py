@@ -102,6 +102,16 @@ def _drop(processes: int, models_dir: Path, broken: ProcessPoolExecutor) -> None
     broken.shutdown(wait=False, cancel_futures=True)
 
 
+def shut_pools() -> None:
+    """End the pool processes (the API's shutdown): a pool child blocked on its queue
+    outlives its parent otherwise, and keeps the fork server alive with it."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 class HeavyWork:
     """Runs the checks above in the shared pool, for one app's settings."""
 
