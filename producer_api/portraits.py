@@ -52,7 +52,9 @@ def validate_portrait(data: bytes) -> Portrait:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"the portrait has too many pixels: {exc}") from exc
+        raise ImageTooLarge(
+            f"the portrait has too many pixels; at most {MAX_PORTRAIT_SIDE} px a side"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedImage("the portrait is not a PNG, JPEG or WebP image") from exc
     except DECODE_ERRORS as exc:  # e.g. a text or ICC chunk over Pillow's limits

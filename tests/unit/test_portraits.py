@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 import zlib
 
 import pytest
@@ -11,6 +10,7 @@ from PIL import Image
 
 from producer_api.portraits import validate_portrait
 from render_core.errors import RenderServiceError
+from workers.png import rgb8_file
 
 
 def png_bytes(width: int = 64, height: int = 48, mode: str = "RGB") -> bytes:
@@ -21,18 +21,7 @@ def png_bytes(width: int = 64, height: int = 48, mode: str = "RGB") -> bytes:
 
 def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims a huge image (a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
-        + chunk(b"IEND", b"")
-    )
+    return rgb8_file(width, height, zlib.compress(b"\0" * 1024))
 
 
 def animated_gif() -> bytes:
@@ -68,6 +57,8 @@ def test_bad_portraits_are_refused(data: bytes, code: str, status: int) -> None:
         validate_portrait(data)
     assert (caught.value.code, caught.value.http_status) == (code, status)
     assert caught.value.message
+    if code == "image_too_large" and data[:4] == b"\x89PNG":  # the bomb and the too wide
+        assert caught.value.message.endswith("at most 4096 px a side")
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
