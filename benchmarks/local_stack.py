@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
+from render_cli.processes import answers_200
 
 CLI = [sys.executable, "-m", "render_cli"]
 SAMPLE = Path(__file__).resolve().parents[1] / "render_cli" / "assets" / "astronaut.png"
@@ -31,10 +31,7 @@ def stack_env(settings: Mapping[str, str]) -> dict[str, str]:
 
 def api_ready(url: str) -> bool:
     """The API answers ``/readyz`` with 200 (it sees a live worker)."""
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return answers_200(f"{url}/readyz")
 
 
 def percentile(values: list[float], q: float) -> float:

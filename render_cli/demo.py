@@ -15,13 +15,12 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
-import httpx
 import typer
 from avatar_render_client import AvatarRenderClient
 
 from render_cli.contact_sheet import sample_indices, write_contact_sheet
 from render_cli.local_redis import LocalRedis, free_port
-from render_cli.processes import ManagedProcess, wait_until
+from render_cli.processes import ManagedProcess, answers_200, wait_until
 from render_cli.webhook_sink import WebhookSink
 from render_core.emotions import Emotion
 
@@ -49,13 +48,6 @@ def _child_env(redis_url: str, storage: Path) -> dict[str, str]:
     return env
 
 
-def _api_ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def run_demo(out: Path, port: int) -> int:
     storage, logs = out / "storage", out / "logs"
     port = port or free_port()
@@ -75,7 +67,7 @@ def run_demo(out: Path, port: int) -> int:
         children.append(ManagedProcess(api_args, env, logs / "api.log"))
         hooks_args = [*cli, "webhooks", "--name", "demo"]
         children.append(ManagedProcess(hooks_args, env, logs / "webhooks.log"))
-        wait_until(lambda: _api_ready(api_url), 60, "the API answering /readyz")
+        wait_until(lambda: answers_200(f"{api_url}/readyz"), 60, "the API answering /readyz")
         typer.echo(f"api           {api_url} (docs at {api_url}/docs)")
         sink.start()
         with AvatarRenderClient(api_url) as client:

@@ -10,6 +10,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import httpx
+
+
+def answers_200(url: str) -> bool:
+    """True when ``url`` answers 200 now: a server that is up and, for a probe, ready."""
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
     """Poll ``check`` until it is true; TimeoutError naming ``what`` otherwise."""

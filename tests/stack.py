@@ -14,7 +14,7 @@ import httpx
 import redis
 
 from render_cli.local_redis import free_port
-from render_cli.processes import ManagedProcess, wait_until
+from render_cli.processes import ManagedProcess, answers_200, wait_until
 from render_core.queue import make_celery
 from render_core.settings import Settings
 from tests.conftest import SAMPLE_PORTRAIT, child_env
@@ -109,14 +109,6 @@ def wait_for_job(
             return job
         time.sleep(poll_s)
     raise TimeoutError(f"job {job_id} did not finish within {timeout_s} s")
-
-
-def answers_200(url: str) -> bool:
-    """True when ``url`` answers 200 now (a process is up and serving)."""
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def wait_for_worker(settings: Settings, name: str, process: ManagedProcess) -> None:

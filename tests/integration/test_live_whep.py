@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 from render_cli.local_redis import LocalRedis, free_port
-from render_cli.processes import ManagedProcess, wait_until
-from tests.stack import CLI, Stack, answers_200, register_portrait, running_stack, wait_for_job
+from render_cli.processes import ManagedProcess, answers_200, wait_until
+from tests.stack import CLI, Stack, register_portrait, running_stack, wait_for_job
 from tests.whep_client import Received, WhepError, WhepViewer, watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

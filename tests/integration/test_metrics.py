@@ -11,10 +11,10 @@ import redis
 from avatar_render_client import AvatarRenderClient, Job
 
 from render_cli.local_redis import LocalRedis, free_port
-from render_cli.processes import wait_until
+from render_cli.processes import answers_200, wait_until
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.scrape import Samples, scrape
-from tests.stack import Stack, answers_200, running_stack
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from render_cli.local_redis import LocalRedis, free_port
-from render_cli.processes import wait_until
+from render_cli.processes import answers_200, wait_until
 from tests.conftest import SAMPLE_PORTRAIT
 from tests.scrape import scrape
-from tests.stack import Stack, answers_200, running_stack, wait_for_job
+from tests.stack import Stack, running_stack, wait_for_job
 from tests.videos import write_video
 from workers.renderers.liveportrait.fingerprint import weights_fingerprint
 

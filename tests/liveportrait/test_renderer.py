@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ from workers.renderers.liveportrait.source_crop import centred_square_crop
 from workers.renderers.registry import load_renderer
 
 SMALL = 256  # frames of a 128 px crop
-THREE_FRAMES = {"duration_ms": 200, "fps": 15, "size": SMALL}
+THREE_FRAMES: dict[str, Any] = {"duration_ms": 200, "fps": 15, "size": SMALL}
 
 
 def settings_for(weights_dir: Path, storage: Path, **changes: object) -> Settings:
