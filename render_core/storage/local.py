@@ -6,6 +6,7 @@ messages reach clients (503 bodies, job errors). The full error goes to the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -56,8 +57,7 @@ class LocalStore:
     def _write_atomically(self, key: str, write: object) -> None:
         target = self._path(key)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            fd, tmp_name = self._temporary_beside(target)
             # mkstemp makes 0600 files; objects are shared by the API and workers that may
             # run as other users, so give them the permissions a plain create would.
             os.fchmod(fd, 0o666 & ~_UMASK)
@@ -74,6 +74,16 @@ class LocalStore:
                 raise
         except OSError as exc:
             raise _unavailable("write", key, exc) from exc
+
+    @staticmethod
+    def _temporary_beside(target: Path) -> tuple[int, str]:
+        """A new temporary file in ``target``'s folder, which is made first."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        except FileNotFoundError:  # a prune of an emptied prefix took the folder meanwhile
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self._write_atomically(key, data)
@@ -135,7 +145,22 @@ class LocalStore:
         doomed = self.list(prefix)
         for info in doomed:
             self.delete(info.key)
+        if prefix.endswith("/"):  # a folder's prefix: its emptied folders go too, as in S3
+            self._prune(self._path(prefix.rstrip("/")))
         return len(doomed)
+
+    @staticmethod
+    def _prune(folder: Path) -> None:
+        """Remove ``folder`` and the folders under it that are empty now; a folder written
+        to meanwhile stays (a writer that loses its folder makes it again)."""
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
     def presigned_url(self, key: str) -> str | None:
         return None

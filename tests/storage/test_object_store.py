@@ -446,3 +446,23 @@ def test_local_objects_get_the_permissions_of_a_plain_create(tmp_path: Path) -> 
     store.put_bytes("a/b.bin", b"x", "application/octet-stream")
     (tmp_path / "plain").write_bytes(b"x")
     assert (tmp_path / "a" / "b.bin").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+def test_a_local_prefix_deleted_leaves_no_empty_folders(tmp_path: Path) -> None:
+    """As in S3, an emptied prefix is gone: a cancelled attempt leaves no frames/ folder."""
+    store = LocalStore(tmp_path)
+    for key in ("renders/j/1/frames/0.png", "renders/j/1/manifest.json", "renders/j/2/a.png"):
+        store.put_bytes(key, b"x", "image/png")
+    assert store.delete_prefix("renders/j/1/") == 2
+    assert not (tmp_path / "renders" / "j" / "1").exists()
+    assert store.get_bytes("renders/j/2/a.png") == b"x"  # the sibling attempt is untouched
+    store.put_bytes("renders/j/1/frames/0.png", b"y", "image/png")  # the folder comes back
+    assert store.get_bytes("renders/j/1/frames/0.png") == b"y"
+
+
+def test_a_local_string_prefix_prunes_nothing(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.put_bytes("renders/j1/a.png", b"x", "image/png")
+    store.put_bytes("renders/j10/b.png", b"x", "image/png")
+    assert store.delete_prefix("renders/j1") == 2  # a plain string prefix, as S3 has it
+    assert (tmp_path / "renders" / "j1").is_dir() and (tmp_path / "renders" / "j10").is_dir()
