@@ -21,6 +21,18 @@ UNLIMITED = {
 }
 
 
+# A one-frame render that always renders ('cache': false): load on the queue, not on the
+# render cache.
+UNCACHED_JOB = {
+    "emotion": "happy",
+    "size": 256,
+    "duration_ms": 200,
+    "fps": 5,
+    "outputs": ["frames"],
+    "cache": False,
+}
+
+
 def stack_env(settings: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without its RENDER_ settings, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}

@@ -42,7 +42,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from benchmarks.cpu_use import group_cpu_s, own_cpu_s, process_cpu_s, used
-from benchmarks.local_stack import CLI, SAMPLE, UNLIMITED, api_ready, percentile, stack_env
+from benchmarks.local_stack import (
+    CLI,
+    SAMPLE,
+    UNCACHED_JOB,
+    UNLIMITED,
+    api_ready,
+    percentile,
+    stack_env,
+)
 from render_cli.local_redis import LocalRedis, free_port
 from render_cli.processes import ManagedProcess, wait_until
 from render_core.jobs import JobStore
@@ -50,15 +58,6 @@ from render_core.queue import make_celery
 from render_core.schema import JobRecord, JobStatus
 from render_core.settings import Settings
 
-# Every job renders ('cache': false): this measures the queue, not the render cache.
-JOB = {
-    "emotion": "happy",
-    "size": 256,
-    "duration_ms": 200,
-    "fps": 5,
-    "outputs": ["frames"],
-    "cache": False,
-}
 WARM_UP_JOBS = 8
 
 
@@ -208,7 +207,7 @@ def _measure(
         character = client.post(
             "/v1/characters", files={"portrait": ("a.png", SAMPLE.read_bytes())}
         ).json()
-        body = {"character_id": character["id"], **JOB}
+        body = {"character_id": character["id"], **UNCACHED_JOB}
         # Warm every path of every API process (its first dispatch opens its broker
         # connection) and open the client's connections: what follows is the steady state.
         with ThreadPoolExecutor(max_workers=WARM_UP_JOBS) as pool:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from benchmarks.local_stack import UNCACHED_JOB
 from render_cli.local_redis import LocalRedis
 from render_cli.processes import wait_until
 from render_core.event_log import as_entries, parse_entry, stream_key
@@ -24,16 +25,8 @@ from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# 1,000 uncached renders, not one render and 999 cache hits: every job's events are the load.
 JOBS = 1000
-# 1,000 renders, not one render and 999 cache hits: every job's events are the load.
-JOB = {
-    "emotion": "happy",
-    "size": 256,
-    "duration_ms": 200,
-    "fps": 5,
-    "outputs": ["frames"],
-    "cache": False,
-}
 TERMINAL = ["render.succeeded", "render.failed", "render.cancelled"]
 
 
@@ -96,7 +89,7 @@ def test_a_thousand_jobs_every_terminal_event_pushed(tmp_path: Path) -> None:
             sse.start()
             assert sse.connected.wait(30) and sse.error is None
             ids: list[str] = []
-            body: dict[str, Any] = {"character_id": character["id"], **JOB}
+            body: dict[str, Any] = {"character_id": character["id"], **UNCACHED_JOB}
             for _ in range(JOBS // 100):
                 batch = client.post("/v1/renders/batch", json={"requests": [body] * 100})
                 assert batch.status_code == 202, batch.text
