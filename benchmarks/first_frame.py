@@ -37,8 +37,7 @@ import httpx
 from render_cli.local_redis import LocalRedis
 from render_core.event_log import as_entries, parse_entry, stream_key
 from render_core.redis_conn import sync_redis
-from tests.conftest import SAMPLE_PORTRAIT
-from tests.stack import Stack, running_stack, wait_for_job
+from tests.stack import Stack, register_portrait, running_stack, wait_for_job
 from tests.whep_client import watch
 
 TENANT, KEY = "bench", "bench-first-frame-key"
@@ -101,11 +100,9 @@ def measure(stack: Stack, args: argparse.Namespace, first_batch: int) -> list[Ru
         with httpx.Client(
             base_url=stack.api_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60.0
         ) as client:
-            portrait = {"portrait": ("astronaut.png", SAMPLE_PORTRAIT.read_bytes())}
-            character = client.post("/v1/characters", files=portrait)
-            character.raise_for_status()
+            character_id = register_portrait(client)["id"]
             body = {
-                "character_id": character.json()["id"],
+                "character_id": character_id,
                 "emotion": "happy",
                 "intensity": 1.0,
                 "duration_ms": args.duration_ms,

@@ -41,8 +41,7 @@ from render_core.event_log import as_entries, parse_entry, stream_key
 from render_core.manifest import RenderManifest
 from render_core.redis_conn import sync_redis
 from render_core.settings import Settings
-from tests.conftest import SAMPLE_PORTRAIT
-from tests.stack import Stack, running_stack, wait_for_job
+from tests.stack import Stack, register_portrait, running_stack, wait_for_job
 
 TENANT, KEY = "bench", "bench-gpu-node-key"
 FPS = 25
@@ -131,14 +130,12 @@ def run_clips(stack: Stack, args: argparse.Namespace) -> NodeRun:
     with httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60.0
     ) as client:
-        portrait = {"portrait": ("astronaut.png", SAMPLE_PORTRAIT.read_bytes())}
-        character = client.post("/v1/characters", files=portrait)
-        character.raise_for_status()
+        character_id = register_portrait(client)["id"]
         emotions = list(Emotion)
 
         def body(n: int) -> dict[str, object]:
             return {
-                "character_id": character.json()["id"],
+                "character_id": character_id,
                 "emotion": emotions[n % len(emotions)].value,
                 "intensity": 1.0,
                 "duration_ms": args.frames * 1000 // FPS,
