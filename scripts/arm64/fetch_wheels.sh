@@ -41,7 +41,10 @@ for minor in $(seq 17 36); do
     platforms+=(--platform "manylinux_2_${minor}_aarch64")
 done
 
-timeout 900 "$host_python" -m pip download --quiet --disable-pip-version-check \
+# From PyPI alone, as the image resolves: --isolated and no config file leave out this
+# machine's local wheel folders, extra indexes and constraints.
+PIP_CONFIG_FILE=/dev/null timeout 900 "$host_python" -m pip download --isolated --quiet \
+    --disable-pip-version-check --index-url https://pypi.org/simple \
     --dest "$ARM64_WHEELS" --only-binary=:all: \
     "${platforms[@]}" --implementation cp --python-version "$python_full" \
     --abi "$abi" --abi abi3 --abi none \
