@@ -63,12 +63,15 @@ class JobIndex:
     ) -> None:
         """The new job's entries at its place. ``dispatch`` False: a queued job that waits
         elsewhere (a cache follower waits for its leader, which sends it into the fair
-        queue when it ends)."""
+        queue when it ends). A job created finished (a cache hit) is indexed as finished,
+        so record retention finds it and, with it, lets its source go."""
         pipe.zadd(tenant_index(record.tenant), {record.id: score})
         pipe.zadd(tenant_index(record.tenant, record.status), {record.id: score})
         pipe.zadd(status_index(record.status), {record.id: score})
         if awaits_message(record) and dispatch:
             fair_queue.push(pipe, record, score)
+        if record.status.is_terminal and record.finished_at is not None:
+            pipe.zadd(FINISHED_KEY, {record.id: record.finished_at.timestamp()})
 
     def move(self, pipe: redis.client.Pipeline, record: JobRecord, before: JobStatus) -> None:
         """Queue, inside the caller's transaction, the index changes of a record's write.
