@@ -168,6 +168,8 @@ def expire_records(
                 continue  # a live hit shows its outputs: kept until that hit goes
             for prefix in _own_prefixes(record):
                 store.delete_prefix(prefix)
+        elif cache.references(job_id):
+            continue  # damaged, but a live hit still shows its outputs
         else:
             store.delete_prefix(keys.job_prefix(job_id))
         finished_at = record.finished_at if record is not None else None

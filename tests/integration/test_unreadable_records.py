@@ -12,10 +12,12 @@ from celery import Celery
 
 from render_cli.local_redis import LocalRedis
 from render_core import keys
+from render_core.job_index import FINISHED_KEY
 from render_core.jobs import JobStore
 from render_core.queue import make_celery
 from render_core.records import UNREADABLE_KEY
-from render_core.retention import expire_outputs
+from render_core.render_cache import refs_key
+from render_core.retention import expire_outputs, expire_records
 from render_core.schema import JobRecord, JobStatus, RendererInfo, RenderRequest
 from render_core.settings import Settings
 from render_core.storage import LocalStore
@@ -73,3 +75,21 @@ def test_retention_skips_a_damaged_record_and_expires_the_rest(
     assert [e.job_id for e in expired] == ["done"]
     assert store.list(keys.job_prefix("done")) == [] and jobs.get("done").outputs_expired
     assert redis_client.hexists(UNREADABLE_KEY, "ar:job:damaged")
+
+
+def test_record_retention_keeps_a_damaged_source_that_a_live_hit_shows(
+    redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    jobs, store = JobStore(redis_client), LocalStore(tmp_path / "objects")
+    corrupt_job(redis_client, "damaged", "t1", "succeeded", score=0)
+    redis_client.zadd(FINISHED_KEY, {"damaged": 0})
+    frame = keys.job_prefix("damaged") + "1/frames/000000.png"
+    store.put_bytes(frame, b"frame", "image/png")
+    redis_client.sadd(refs_key("damaged"), "a-live-hit")
+
+    assert expire_records(jobs, store, 0, now=LATER) == []
+    assert store.get_bytes(frame) == b"frame"
+
+    redis_client.srem(refs_key("damaged"), "a-live-hit")  # the hit went
+    assert expire_records(jobs, store, 0, now=LATER) == ["damaged"]
+    assert store.list(keys.job_prefix("damaged")) == []
