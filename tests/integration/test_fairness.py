@@ -1,7 +1,7 @@
 """Fair scheduling end to end: two mock workers, tenant A queues 500 jobs, then tenant B
 submits one; B's job starts within two job-times of its submission instead of after A's
-500. (``benchmarks/fairness.py`` measures the same and A's throughput against unbounded
-dispatch; the figures are in the README.)"""
+500. Interactive work overtakes a batch backlog. (``benchmarks/fairness.py`` measures
+the same and A's throughput against unbounded dispatch; the figures are in the README.)"""
 
 from __future__ import annotations
 
@@ -94,3 +94,28 @@ def test_a_second_tenant_starts_within_two_job_times_behind_500(stack: Stack) ->
     )
     print(f"B waited {waited:.2f} s; a job takes {job_time:.2f} s")  # noqa: T201
     assert waited <= 2 * job_time
+
+
+def test_an_interactive_job_overtakes_a_batch_backlog(stack: Stack) -> None:
+    stack.start_worker("fair-one")
+    stack.start_api()
+    jobs = JobStore.from_url(stack.settings.redis_url)
+    short = {**JOB, "duration_ms": 200}  # five frames, a quarter of a second
+    with _client(stack, "tenant-a") as a:
+        body = {"character_id": _character(a), **short}
+        backlog = [{**body, "priority": "batch"}] * 12
+        response = a.post("/v1/renders/batch", json={"requests": backlog})
+        assert response.status_code == 202, response.text
+        batch_ids = [job["id"] for job in response.json()["jobs"]]
+        # the same tenant: only the priority lets it pass its own backlog
+        submitted = a.post("/v1/renders", json={**body, "priority": "interactive"})
+        assert submitted.status_code == 202, submitted.text
+        urgent = submitted.json()["id"]
+        wait_until(lambda: jobs.get(urgent).started_at is not None, 60, "the interactive job")
+    started = jobs.get(urgent).started_at
+    assert started is not None
+    batch = list(filter(None, jobs.get_many(batch_ids)))
+    after = [r.id for r in batch if r.started_at is None or r.started_at > started]
+    # one worker slot: at most the batch job running and the one already handed to the
+    # broker go first; the rest wait behind the interactive job
+    assert len(after) >= len(batch_ids) - 3, [r.started_at for r in batch]
