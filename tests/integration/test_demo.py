@@ -53,6 +53,12 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A test run started in the background by a script ignores SIGINT, and children
+    inherit that: the demo must see Ctrl-C as it would in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     demo = subprocess.Popen(
         [*DEMO, "--out", str(tmp_path)],
@@ -60,6 +66,7 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
     assert demo.stdout is not None
     deadline = time.monotonic() + 120
