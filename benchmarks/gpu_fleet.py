@@ -7,10 +7,10 @@ liveportrait --all-gpus`` with synthetic weights. Once every card's worker has w
 pinning is checked: ``nvidia-smi`` must show exactly one worker process on each card, and
 each card's metrics must report CUDA memory in use. Then ``--clips`` clips are queued at
 once and timed as ``benchmarks.gpu_node`` times them. ``--compare`` first runs the same
-with the first card alone, so the table shows the scaling. ``--kill-after N`` SIGKILLs the
-last card's worker (its process tree) once N clips are done: its clip must be taken over
-and every clip must end with exactly one manifest, and the fleet must start the card's
-worker again.
+with the first card alone, so the table shows the scaling. ``--kill-after N`` adds a run
+of its own (a kill and a restart are no throughput figure) that SIGKILLs the last card's
+worker (its process tree) once N clips are done: its clip must be taken over, every clip
+must end with exactly one manifest, and the fleet must start the card's worker again.
 
     python -m benchmarks.gpu_fleet --compare --kill-after 16      # a two-GPU host
     python -m benchmarks.gpu_fleet --clips 16 --kill-after 4       # one GPU: the same paths
@@ -217,24 +217,27 @@ def main() -> None:
     if not cards:
         raise SystemExit("no GPU: nvidia-smi lists none")
     runs = [(cards[:1], 0)] if args.compare else []
-    runs.append((cards, args.kill_after))
+    runs.append((cards, 0))
+    if args.kill_after:
+        runs.append((cards, args.kill_after))
     rows = []
     with weights_or_synthetic(args.weights) as weights:
         args.weights = weights
         for chosen, kill_after in runs:
             args.kill_after = kill_after
             run, report = run_fleet(",".join(chosen), len(chosen), args)
-            print(f"## {len(chosen)} card(s): {', '.join(chosen)}\n\n{report}\n")
-            rows.append((len(chosen), run))
+            killed = f", one killed after {kill_after} clips" if kill_after else ""
+            print(f"## {len(chosen)} card(s): {', '.join(chosen)}{killed}\n\n{report}\n")
+            rows.append((f"{len(chosen)}{killed}", run))
     print(f"{args.clips} clips of {args.frames} frames at {args.size} px, PNG frames and an mp4\n")
     print("| cards | clips/s | frames/s | GPU busy (mean of cards) | CPU cores busy | scaling |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     base = rows[0][1].frames / rows[0][1].wall_s
-    for count, run in rows:
+    for label, run in rows:
         fps = run.frames / run.wall_s
         gpu = "n/a" if run.gpu_busy is None else f"{run.gpu_busy:.0%}"
         print(
-            f"| {count} | {run.clips / run.wall_s:.2f} | {fps:.1f} | {gpu} | "
+            f"| {label} | {run.clips / run.wall_s:.2f} | {fps:.1f} | {gpu} | "
             f"{run.cpu_cores_busy:.1f} of {os.cpu_count()} | {fps / base:.2f}x |"
         )
 
