@@ -153,7 +153,10 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         tenants = {record.tenant for record in records}
         adding = sum(record.status == JobStatus.queued for record in records)
         watched = list(guard.keys) if guard else []
-        (tenant, *_) = tenants
+        # named in a refusal; a rate is one tenant's (tests store several tenants at once)
+        tenant = ", ".join(sorted(tenants))
+        if rate is not None and len(tenants) > 1:
+            raise ValueError(f"one rate for several tenants: {tenant}")
         checks = job_creation.Checks(
             absent=[self.key(r.id) for r in records] if if_absent else [],
             capped=[tenant_index(t, s) for t in tenants for s in CAPPED] if max_queued else [],
