@@ -153,7 +153,8 @@ class JobStore(JobMoves, TenantRecords[JobRecord]):
         tenants = {record.tenant for record in records}
         adding = sum(record.status == JobStatus.queued for record in records)
         watched = list(guard.keys) if guard else []
-        # named in a refusal; a rate is one tenant's (tests store several tenants at once)
+        # Several tenants' jobs may be stored at once (named together in a refusal); a rate
+        # is one tenant's.
         tenant = ", ".join(sorted(tenants))
         if rate is not None and len(tenants) > 1:
             raise ValueError(f"one rate for several tenants: {tenant}")
